@@ -1,0 +1,1 @@
+"""Local Azure Batch and Entra ID emulator."""

@@ -1,0 +1,1 @@
+"""Local Kubernetes API stand-in for tests and the demo."""

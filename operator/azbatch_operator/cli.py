@@ -1,0 +1,41 @@
+"""`azbatch-operator` command line: one sub-command per module in `azbatch_operator.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# sub-command -> (module under azbatch_operator.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "run the operator against a Kubernetes cluster (kubeconfig or in-cluster)"),
+    "demo": ("demo", "run the whole product locally: Azure emulator, Kubernetes stand-in, operator"),
+    "validate": ("validate", "check a BatchPool manifest against the schema and the Azure Batch rules"),
+    "plan": ("plan", "show what the operator would do to a pool to make it match a manifest"),
+    "crd": ("crd", "print the BatchPool CustomResourceDefinition generated from the models"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="azbatch-operator",
+        description="Keep Azure Batch pools equal to BatchPool resources.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(f"azbatch_operator.commands.{module_name}")
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    exit_code: int = args._module.run(args)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""`azbatch-operator run` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def run(args: argparse.Namespace) -> int:
+    del args
+    print("azbatch-operator run: not implemented yet", file=sys.stderr)
+    return 1

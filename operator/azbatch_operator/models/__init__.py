@@ -1,0 +1,1 @@
+"""Pydantic models of the BatchPool spec and status."""
