@@ -1,0 +1,130 @@
+"""`BatchPool.status`: kstatus-compliant, written by the operator only. Never holds secrets or digests."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from azbatch_operator.models.base import StatusModel
+
+MAX_CONDITIONS = 16
+MAX_FAILURE_SAMPLE = 10
+MAX_STATUS_EXTENSIONS = 50
+MAX_RESIZE_ERRORS = 20
+MAX_MESSAGE = 32768
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+RecreatePhase = Literal["Draining", "Deleting", "Creating"]
+
+
+class Condition(StatusModel):
+    """One condition (Ready, Reconciling, Stalled, ExtensionsHealthy), as metav1.Condition spells it."""
+
+    type: str = Field(
+        max_length=316, description="The condition type: Ready, Reconciling, Stalled, ExtensionsHealthy."
+    )
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(max_length=1024, description="A CamelCase reason for the last transition.")
+    message: str = Field(default="", max_length=MAX_MESSAGE, description="Human-readable details.")
+    last_transition_time: str = Field(
+        description="RFC 3339 time the status last changed (kept while the status stays the same)."
+    )
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The metadata.generation this condition was computed from."
+    )
+
+
+class ResizeErrorStatus(StatusModel):
+    """An error of the last resize, as Azure reports it."""
+
+    code: str = Field(description="The Azure error code, e.g. AllocationTimedout.")
+    message: str = Field(default="", description="The Azure error message.")
+
+
+class PoolStatus(StatusModel):
+    """What Azure reports about the pool."""
+
+    id: str | None = Field(default=None, description="The ARM resource id of the pool.")
+    provisioning_state: str | None = Field(default=None, description="Succeeded or Deleting.")
+    allocation_state: str | None = Field(default=None, description="Steady, Resizing or Stopping.")
+    vm_size: str | None = Field(default=None, description="The VM size Azure reports.")
+    current_dedicated_nodes: int | None = Field(default=None, description="Dedicated nodes now in the pool.")
+    target_dedicated_nodes: int | None = Field(
+        default=None, description="Dedicated nodes the pool is sized to."
+    )
+    current_low_priority_nodes: int | None = Field(default=None, description="Spot/low-priority nodes now.")
+    target_low_priority_nodes: int | None = Field(
+        default=None, description="Spot/low-priority nodes targeted."
+    )
+    resize_errors: list[ResizeErrorStatus] | None = Field(
+        default=None, max_length=MAX_RESIZE_ERRORS, description="Errors of the current or last resize."
+    )
+    etag: str | None = Field(default=None, description="The pool's ETag at the last read.")
+    last_modified: str | None = Field(default=None, description="RFC 3339 time Azure last modified the pool.")
+    creation_time: str | None = Field(default=None, description="RFC 3339 time Azure created the pool.")
+
+
+class ExtensionNodeCounts(StatusModel):
+    """How many nodes report each provisioning outcome for one extension."""
+
+    succeeded: int = Field(default=0, ge=0, description="Nodes where the extension provisioned.")
+    failed: int = Field(default=0, ge=0, description="Nodes where the extension failed.")
+    transitioning: int = Field(default=0, ge=0, description="Nodes still provisioning it (or not reporting).")
+    total: int = Field(default=0, ge=0, description="Nodes counted.")
+
+
+class ExtensionFailure(StatusModel):
+    """One node's failure of an extension (a bounded sample is kept)."""
+
+    node_id: str = Field(description="The compute node id.")
+    code: str | None = Field(
+        default=None, description="The instance-view status code, e.g. ProvisioningState/failed/0."
+    )
+    level: str | None = Field(default=None, description="The status level: Error, Warning or Info.")
+    message: str | None = Field(default=None, description="The status message, with advice where known.")
+    time: str | None = Field(default=None, description="RFC 3339 time of the status, when reported.")
+
+
+class ExtensionStatus(StatusModel):
+    """The health of one extension across the pool's nodes."""
+
+    name: str = Field(description="The extension name from the spec.")
+    type: str | None = Field(default=None, description="The extension type.")
+    type_handler_version: str | None = Field(default=None, description="The handler version.")
+    nodes: ExtensionNodeCounts = Field(
+        default_factory=ExtensionNodeCounts, description="Per-outcome node counts."
+    )
+    failures: list[ExtensionFailure] | None = Field(
+        default=None, max_length=MAX_FAILURE_SAMPLE, description="A sample of failing nodes (at most 10)."
+    )
+
+
+class RecreateStatus(StatusModel):
+    """A recreate in progress, stored so a restarted operator resumes at the right step."""
+
+    phase: RecreatePhase = Field(description="Draining, Deleting or Creating.")
+    reason: str = Field(default="", description="Why the pool is recreated.")
+    fields: list[str] | None = Field(
+        default=None, max_length=100, description="The spec fields that forced it."
+    )
+    started: str | None = Field(default=None, description="RFC 3339 time the recreate started.")
+
+
+class BatchPoolStatus(StatusModel):
+    """The observed state of a BatchPool. Dump with `model_dump(exclude_none=True)` (camelCase by default)."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The metadata.generation the operator last acted on."
+    )
+    conditions: list[Condition] | None = Field(
+        default=None,
+        max_length=MAX_CONDITIONS,
+        description="Ready, Reconciling, Stalled, ExtensionsHealthy.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    pool: PoolStatus | None = Field(default=None, description="What Azure reports about the pool.")
+    extensions: list[ExtensionStatus] | None = Field(
+        default=None, max_length=MAX_STATUS_EXTENSIONS, description="Per-extension health across the nodes."
+    )
+    recreate: RecreateStatus | None = Field(default=None, description="Set while a recreate runs.")
