@@ -7,7 +7,7 @@ Bounds on lists and strings keep the CRD's CEL rules inside the API server's cos
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -23,6 +23,10 @@ MAX_NAME = 256
 MAX_TEXT = 8192
 MAX_ID = 1024
 
+ExtensionName = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+ImageName = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+PortRange = Annotated[str, Field(min_length=1, max_length=16)]
+ResourceId = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
 CachingType = Literal["None", "ReadOnly", "ReadWrite"]
 StorageAccountType = Literal["Standard_LRS", "Premium_LRS", "StandardSSD_LRS"]
 ElevationLevel = Literal["NonAdmin", "Admin"]
@@ -37,6 +41,12 @@ CUSTOM_SCRIPT_MESSAGE = (
     "run setup commands in spec.startTask instead"
 )
 SCALE_SETTINGS_MESSAGE = "set exactly one of scaleSettings.fixedScale or scaleSettings.autoScale"
+MANAGED_IMAGE_MESSAGE = (
+    "managed images (Microsoft.Compute/images) can no longer create Batch pools (retired after 2026-03-31): "
+    "publish the image to an Azure Compute Gallery and set imageReference.id to the gallery image "
+    "(.../galleries/{gallery}/images/{image}[/versions/{version}])"
+)
+MANAGED_IMAGE_PATTERN = r"(?i)/providers/Microsoft\.Compute/images/[^/]+/?$"
 
 
 class ComputeNodeIdentityReference(ArmModel):
@@ -49,6 +59,17 @@ class ComputeNodeIdentityReference(ArmModel):
 
 class ImageReference(ArmModel):
     """A Marketplace image (publisher/offer/sku/version) or an Azure Compute Gallery image (id)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"!has(self.id) || !self.id.matches('{MANAGED_IMAGE_PATTERN}')",
+                    "message": MANAGED_IMAGE_MESSAGE,
+                },
+            ]
+        }
+    )
 
     publisher: str | None = Field(
         default=None,
@@ -162,7 +183,7 @@ class ContainerConfiguration(ArmModel):
     """Container support on the pool's nodes."""
 
     type: Literal["DockerCompatible", "CriCompatible"] = Field(description="The container technology to use.")
-    container_image_names: list[str] | None = Field(
+    container_image_names: list[ImageName] | None = Field(
         default=None, max_length=MAX_ITEMS, description="Container images to pull onto every node."
     )
     container_registries: list[ContainerRegistry] | None = Field(
@@ -256,7 +277,7 @@ class VMExtension(ArmModel):
             "object. Inline values are refused."
         ),
     )
-    provision_after_extensions: list[str] | None = Field(
+    provision_after_extensions: list[ExtensionName] | None = Field(
         default=None,
         max_length=MAX_EXTENSIONS,
         description="Names of extensions of this pool that must be provisioned before this one.",
@@ -465,7 +486,7 @@ class NetworkSecurityGroupRule(ArmModel):
     source_address_prefix: str = Field(
         max_length=MAX_NAME, description="The source address prefix or tag, e.g. 10.0.0.0/24 or '*'."
     )
-    source_port_ranges: list[str] | None = Field(
+    source_port_ranges: list[PortRange] | None = Field(
         default=None, max_length=MAX_ITEMS, description="Source port ranges, e.g. '*' or '100-200'."
     )
 
@@ -508,7 +529,7 @@ class PublicIPAddressConfiguration(ArmModel):
     provision: Literal["BatchManaged", "UserManaged", "NoPublicIPAddresses"] | None = Field(
         default=None, description="Who provisions public IPs (default BatchManaged)."
     )
-    ip_address_ids: list[str] | None = Field(
+    ip_address_ids: list[ResourceId] | None = Field(
         default=None, max_length=MAX_ITEMS, description="Public IPs to use when provision is UserManaged."
     )
     ip_families: list[Literal["IPv4", "IPv6"]] | None = Field(

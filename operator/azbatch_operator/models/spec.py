@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from azbatch_operator.models.base import ArmModel
 from azbatch_operator.models.durations import Duration
@@ -91,8 +91,27 @@ class Policy(ArmModel):
     )
 
 
+VM_CONFIGURATION_MESSAGE = (
+    "Batch pools need a Virtual Machine Configuration (pools with extensions must use it, and it is the only "
+    "kind Batch offers): set spec.deploymentConfiguration.virtualMachineConfiguration with imageReference "
+    "and nodeAgentSkuId"
+)
+
+
 class BatchPoolSpec(ArmModel):
     """The desired Azure Batch pool: ARM pool `properties` (api-version 2025-06-01) plus operator fields."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.deploymentConfiguration) && "
+                    "has(self.deploymentConfiguration.virtualMachineConfiguration)",
+                    "message": VM_CONFIGURATION_MESSAGE,
+                },
+            ]
+        }
+    )
 
     account: Account = Field(description="The Batch account the pool lives in.")
     pool_name: str | None = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -105,7 +105,7 @@ class RecreateStatus(StatusModel):
 
     phase: RecreatePhase = Field(description="Draining, Deleting or Creating.")
     reason: str = Field(default="", description="Why the pool is recreated.")
-    fields: list[str] | None = Field(
+    fields: list[Annotated[str, Field(max_length=256)]] | None = Field(
         default=None, max_length=100, description="The spec fields that forced it."
     )
     started: str | None = Field(default=None, description="RFC 3339 time the recreate started.")
