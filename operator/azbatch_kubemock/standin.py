@@ -1,0 +1,532 @@
+"""``KubeStandIn``: kmock's Kubernetes emulator plus what kopf and kubectl need from an API server.
+
+The write rules live in ``semantics`` (pure); this module stores objects in kmock's
+``objects`` array (so tests can assert on ``kube.objects[...]`` and its history), keeps a
+resourceVersion-ordered event log per resource for watches, and answers over real HTTP::
+
+    async with KubeStandIn() as kube:
+        kube.register_crd(crd_document)
+        kube.write_kubeconfig(path)   # then kopf / kubectl / the kubernetes client use it
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import collections
+import contextlib
+import hmac
+import json
+import pathlib
+import traceback
+from collections.abc import AsyncIterator, Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp.web
+import attrs
+import kmock
+import yaml
+from kmock._internal import rendering
+
+from azbatch_kubemock import errors, patching, selectors, semantics, tables
+from azbatch_kubemock.kubeconfig import write_kubeconfig
+from azbatch_kubemock.resources import ResourceSpec, specs_from_crd
+from azbatch_kubemock.routing import parse_request
+
+ALL_VERBS = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+CRD_RESOURCE = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+NAMESPACES = kmock.resource("", "v1", "namespaces")
+PRECREATED_NAMESPACES = ("default", "kube-system")
+KOPF_PEERINGS = {
+    "clusterkopfpeerings": ("ClusterKopfPeering", False),
+    "kopfpeerings": ("KopfPeering", True),
+}
+
+GVR = tuple[str, str, str]
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+def _gvr(resource: kmock.resource) -> GVR:
+    return (resource.group or "", resource.version or "", resource.plural or "")
+
+
+@attrs.define(kw_only=True)
+class KubeStandIn(kmock.KubernetesEmulator):
+    """A Kubernetes API stand-in on loopback HTTP; ``async with`` starts and stops the server."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str | None = None  # when set, every request must carry ``Authorization: Bearer <token>``
+
+    _specs: dict[GVR, ResourceSpec] = attrs.field(factory=dict, init=False)
+    _log: dict[GVR, list[tuple[int, dict[str, Any]]]] = attrs.field(
+        factory=lambda: collections.defaultdict(list), init=False
+    )
+    _resource_version: int = attrs.field(default=1, init=False)
+    _changed: asyncio.Condition | None = attrs.field(default=None, init=False)
+    _closing: bool = attrs.field(default=False, init=False)
+    _results: dict[rendering.Request, dict[str, Any]] = attrs.field(factory=dict, init=False)
+    _server: kmock.Server | None = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.fallback[kmock.method.PUT] << self._serve_update
+        self.resources.load_bundled()
+        for plural, (kind, namespaced) in KOPF_PEERINGS.items():
+            self.resources[kmock.resource("kopf.dev", "v1", plural)] = kmock.ResourceInfo(
+                kind=kind, singular=kind.lower(), namespaced=namespaced, verbs=ALL_VERBS
+            )
+        for name in PRECREATED_NAMESPACES:
+            self._store_new(NAMESPACES, None, {"metadata": {"name": name}})
+
+    # -- declaring resources ------------------------------------------------------------------
+
+    def register_crd(self, crd: Mapping[str, Any]) -> list[ResourceSpec]:
+        """Serve the resource a CRD document declares (every served version); returns the specs."""
+        specs = specs_from_crd(crd)
+        for spec in specs:
+            self._specs[(spec.group, spec.version, spec.plural)] = spec
+            self.resources[kmock.resource(spec.group, spec.version, spec.plural)] = kmock.ResourceInfo(
+                kind=spec.kind,
+                singular=spec.singular,
+                namespaced=spec.namespaced,
+                verbs=ALL_VERBS,
+                shortnames=set(spec.short_names),
+                categories=set(spec.categories),
+                subresources={"status"} if spec.status_subresource else set(),
+            )
+        name = f"{specs[0].plural}.{specs[0].group}"
+        if self.get_object(CRD_RESOURCE, None, name) is None:
+            self._store_new(CRD_RESOURCE, None, dict(crd, metadata={**crd.get("metadata", {}), "name": name}))
+        return specs
+
+    def register_crd_file(self, path: str | pathlib.Path) -> list[ResourceSpec]:
+        """Register every CRD in a YAML file (one or more documents)."""
+        specs: list[ResourceSpec] = []
+        with open(path, encoding="utf-8") as stream:
+            for document in yaml.safe_load_all(stream):
+                if document:
+                    specs.extend(self.register_crd(document))
+        return specs
+
+    def spec_for(self, resource: kmock.resource) -> ResourceSpec | None:
+        """How a declared resource is served (None when it is not declared)."""
+        key = _gvr(resource)
+        if key in self._specs:
+            return self._specs[key]
+        if resource not in self.resources:
+            return None
+        info = self.resources[resource]
+        group, version, plural = key
+        return ResourceSpec(
+            group=group,
+            version=version,
+            plural=plural,
+            kind=info.kind or plural.capitalize(),
+            namespaced=bool(info.namespaced),
+            singular=info.singular or "",
+            short_names=tuple(info.shortnames),
+            status_subresource="status" in info.subresources,
+        )
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        if self._server is None:
+            self._closing = False
+            self._changed = asyncio.Condition(self._lock)
+            self._server = kmock.Server(self, host=self.host, port=self.port or None, user_agent="")
+            await self._server.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback_: TracebackType | None,
+    ) -> None:
+        if self._server is not None and self._entered == 1:
+            await self._wake_watchers(closing=True)
+            await self._server.__aexit__(exc_type, exc_value, traceback_)
+            self._server = None
+        await super().__aexit__(exc_type, exc_value, traceback_)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the running server."""
+        if self._server is None:
+            raise RuntimeError("the stand-in is not running; use `async with KubeStandIn() as kube:`")
+        return str(self._server.url).rstrip("/")
+
+    def write_kubeconfig(self, path: str | pathlib.Path, *, namespace: str = "default") -> pathlib.Path:
+        """A kubeconfig for kubectl, kopf and the kubernetes client pointing at this stand-in."""
+        return write_kubeconfig(path, server=self.base_url, token=self.token, namespace=namespace)
+
+    # -- HTTP entry -----------------------------------------------------------------------------
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        await raw_request.read()
+        raw_response: aiohttp.web.StreamResponse | None = None
+        try:
+            request = await parse_request(raw_request, request_id=len(self._requests))
+            self._requests.append(request)
+            try:
+                return await self._handle(request)
+            except rendering.StreamingError as exc:
+                raw_response = exc.args[0]
+                raise exc.__cause__ or exc from None
+        except Exception as exc:
+            if not isinstance(exc, kmock.KubernetesError) and self._errors:
+                self._errors[-1].append(exc)  # a defect of the stand-in: visible in kube.errors
+            if raw_response is None or not raw_response.prepared:
+                return await self._render_error(exc)
+            await self._stream_error(exc, raw_response)
+            await raw_response.write_eof()
+            return raw_response
+
+    async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
+        if isinstance(exc, kmock.KubernetesError):
+            return aiohttp.web.json_response(errors.status_body(exc), status=exc.status)
+        internal = errors.ApiError(
+            status=500, reason="InternalError", message=f"the stand-in failed: {exc!r}",
+            details={"traceback": traceback.format_exc()},
+        )  # fmt: skip
+        return aiohttp.web.json_response(errors.status_body(internal), status=500)
+
+    async def _stream_error(self, exc: Exception, raw_response: aiohttp.web.StreamResponse) -> None:
+        error = exc if isinstance(exc, kmock.KubernetesError) else errors.ApiError(message=repr(exc))
+        event = {"type": "ERROR", "object": errors.status_body(error)}
+        await raw_response.write(json.dumps(event).encode() + b"\n")
+
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        self._check_token(request)
+        spec = self._route(request)
+        if spec is not None and request.action != kmock.action.WATCH:
+            async with self._lock:
+                result = self._write(request, spec)
+            if result is not None:
+                self._results[request] = result
+                await self._wake_watchers()
+        try:
+            # Past kmock's own stateful write logic (replaced by _write) to the reactions/fallbacks.
+            response: aiohttp.web.StreamResponse = await super(kmock.KubernetesEmulator, self)._handle(
+                request
+            )
+            return response
+        finally:
+            self._results.pop(request, None)
+
+    def _check_token(self, request: rendering.Request) -> None:
+        if self.token is None:
+            return
+        sent = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {self.token}".encode()):
+            raise errors.unauthorized()
+
+    def _route(self, request: rendering.Request) -> ResourceSpec | None:
+        """The spec of the addressed resource, None for non-resource paths (discovery)."""
+        if request.resource is None or not request.resource.plural:
+            return None
+        spec = self.spec_for(request.resource)
+        if spec is None:
+            raise errors.resource_not_found()
+        if request.subresource not in (None, "status") or (
+            request.subresource == "status" and not spec.status_subresource
+        ):
+            raise errors.resource_not_found()
+        if request.namespace is not None and not spec.namespaced:
+            raise errors.resource_not_found()
+        return spec
+
+    # -- the store ------------------------------------------------------------------------------
+
+    def _key(self, resource: kmock.resource, namespace: str | None, name: str) -> tuple[Any, ...]:
+        return (kmock.resource(*_gvr(resource)), namespace, name)
+
+    def get_object(self, resource: kmock.resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        key = self._key(resource, namespace, name)
+        if key not in self.objects:
+            return None
+        obj = self.objects[key]
+        return None if obj.deleted else dict(obj.raw)
+
+    def live_objects(self, resource: kmock.resource, namespace: str | None) -> list[dict[str, Any]]:
+        wanted = _gvr(resource)
+        found = [
+            dict(obj.raw)
+            for (res, ns, _), obj in self.objects.items()
+            if _gvr(res) == wanted and not obj.deleted and (namespace is None or ns == namespace)
+        ]
+        return sorted(found, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
+
+    def _next_version(self) -> int:
+        self._resource_version += 1
+        return self._resource_version
+
+    def _record(self, resource: kmock.resource, event_type: str, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        key = self._key(resource, meta.get("namespace"), meta["name"])
+        if event_type == "DELETED":
+            self.objects[key].delete()
+        elif key in self.objects:
+            self.objects[key].history.append(body)
+        else:
+            self.objects[key] = body
+        self._log[_gvr(resource)].append((int(meta["resourceVersion"]), {"type": event_type, "object": body}))
+
+    def _store_new(self, resource: kmock.resource, namespace: str | None, body: Any) -> dict[str, Any]:
+        spec = self.spec_for(resource)
+        assert spec is not None  # declared by the caller
+        obj = semantics.new_object(
+            body,
+            spec,
+            url_namespace=namespace,
+            resource_version=self._resource_version + 1,
+            taken=lambda name: self.get_object(resource, namespace, name) is not None,
+        )
+        if _gvr(resource) == _gvr(NAMESPACES):
+            obj["status"] = {"phase": "Active"}  # what the namespace strategy sets on create
+        self._next_version()
+        self._record(resource, "ADDED", obj)
+        return obj
+
+    async def _wake_watchers(self, *, closing: bool = False) -> None:
+        if self._changed is None:
+            return
+        async with self._changed:
+            self._closing = self._closing or closing
+            self._changed.notify_all()
+
+    # -- writes (under the lock) ------------------------------------------------------------------
+
+    def _write(self, request: rendering.Request, spec: ResourceSpec) -> dict[str, Any] | None:
+        assert request.resource is not None
+        try:
+            if request.method == kmock.method.POST:
+                return self._create(request, spec)
+            if request.method in (kmock.method.PATCH, kmock.method.PUT):
+                return self._update(request, spec)
+            if request.method == kmock.method.DELETE:
+                return self._delete(request, spec)
+        except semantics.WriteRejectedError as exc:
+            raise self._rejection(exc, spec, request.name or "") from exc
+        return None
+
+    def _rejection(self, exc: semantics.WriteRejectedError, spec: ResourceSpec, name: str) -> errors.ApiError:
+        if exc.kind == "conflict":
+            return errors.conflict(spec, name)
+        if exc.kind == "invalid":
+            return errors.invalid(spec, name, exc.field, str(exc))
+        return errors.bad_request(str(exc))
+
+    def _create(self, request: rendering.Request, spec: ResourceSpec) -> dict[str, Any]:
+        assert request.resource is not None
+        if request.name is not None or request.subresource is not None:
+            raise errors.method_not_allowed("POST")
+        if spec.namespaced:
+            if request.namespace is None:
+                raise errors.resource_not_found()
+            if self.get_object(NAMESPACES, None, request.namespace) is None:
+                raise errors.not_found(self._namespace_spec(), request.namespace)
+        data = request.data
+        name = (data.get("metadata") or {}).get("name") if isinstance(data, dict) else None
+        if name and self.get_object(request.resource, request.namespace, name) is not None:
+            raise errors.already_exists(spec, name)
+        obj = self._store_new(request.resource, request.namespace, data)
+        if _gvr(request.resource) == _gvr(CRD_RESOURCE):
+            self.register_crd(obj)
+        return obj
+
+    def _namespace_spec(self) -> ResourceSpec:
+        spec = self.spec_for(NAMESPACES)
+        assert spec is not None
+        return spec
+
+    def _existing(self, request: rendering.Request, spec: ResourceSpec) -> dict[str, Any]:
+        assert request.resource is not None
+        if request.name is None:
+            raise errors.method_not_allowed(str(request.method.value))
+        old = self.get_object(request.resource, request.namespace, request.name)
+        if old is None:
+            raise errors.not_found(spec, request.name)
+        return old
+
+    def _update(self, request: rendering.Request, spec: ResourceSpec) -> dict[str, Any]:
+        old = self._existing(request, spec)
+        name = old["metadata"]["name"]
+        if request.method == kmock.method.PUT:
+            candidate = request.data
+        else:
+            content_type = request.headers.get("Content-Type", "")
+            try:
+                candidate = patching.apply_patch(old, request.data, content_type, custom=spec.custom)
+            except patching.UnsupportedPatchTypeError as exc:
+                accepted = patching.accepted_patch_types(custom=spec.custom)
+                raise errors.unsupported_media_type(str(exc), accepted) from exc
+            except patching.PatchTestFailedError as exc:
+                raise errors.invalid(spec, name, "metadata.resourceVersion", f"test failed: {exc}") from exc
+            except patching.PatchError as exc:
+                raise errors.invalid(spec, name, "body", str(exc)) from exc
+        new = semantics.updated_object(
+            old,
+            candidate,
+            spec,
+            to_status=request.subresource == "status",
+            require_resource_version=request.method == kmock.method.PUT and spec.custom,
+        )
+        if new == old:
+            return old  # a no-op write: no new resourceVersion, no watch event
+        semantics.versioned(new, self._next_version())
+        assert request.resource is not None
+        if semantics.is_released(new):
+            self._record(request.resource, "DELETED", new)
+        else:
+            self._record(request.resource, "MODIFIED", new)
+        return new
+
+    def _delete(self, request: rendering.Request, spec: ResourceSpec) -> dict[str, Any]:
+        assert request.resource is not None
+        old = self._existing(request, spec)
+        semantics.check_delete_preconditions(old, request.data)
+        if old["metadata"].get("finalizers"):
+            if old["metadata"].get("deletionTimestamp"):
+                return old
+            new = semantics.versioned(semantics.marked_for_deletion(old), self._next_version())
+            self._record(request.resource, "MODIFIED", new)
+            return new
+        gone = semantics.versioned(dict(old, metadata=dict(old["metadata"])), self._next_version())
+        self._record(request.resource, "DELETED", gone)
+        return gone
+
+    # -- answers (kmock fallbacks) ----------------------------------------------------------------
+
+    def _spec_of(self, request: rendering.Request) -> ResourceSpec:
+        assert request.resource is not None
+        spec = self.spec_for(request.resource)
+        if spec is None:
+            raise errors.resource_not_found()
+        return spec
+
+    def _predicate(self, request: rendering.Request) -> Predicate:
+        try:
+            return selectors.combined(
+                request.params.get("labelSelector", ""), request.params.get("fieldSelector", "")
+            )
+        except selectors.SelectorError as exc:
+            raise errors.bad_request(str(exc)) from exc
+
+    def _maybe_table(
+        self, request: rendering.Request, spec: ResourceSpec, objs: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        if not tables.wants_table(request.headers.get("Accept", "")):
+            return None
+        return tables.build_table(
+            spec,
+            objs,
+            resource_version=str(self._resource_version),
+            include_object=request.params.get("includeObject", "Metadata"),
+        )
+
+    async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
+        spec = self._spec_of(request)
+        assert request.resource is not None
+        predicate = self._predicate(request)
+        async with self._lock:
+            objs = [o for o in self.live_objects(request.resource, request.namespace) if predicate(o)]
+            version = str(self._resource_version)
+        table = self._maybe_table(request, spec, objs)
+        if table is not None:
+            return table
+        return {
+            "apiVersion": spec.api_version,
+            "kind": spec.effective_list_kind,
+            "metadata": {"resourceVersion": version, "continue": ""},
+            "items": objs,
+        }
+
+    async def _serve_fetch(self, request: rendering.Request) -> rendering.Payload:
+        spec = self._spec_of(request)
+        assert request.resource is not None and request.name is not None
+        async with self._lock:
+            obj = self.get_object(request.resource, request.namespace, request.name)
+        if obj is None:
+            raise errors.not_found(spec, request.name)
+        table = self._maybe_table(request, spec, [obj])
+        return table if table is not None else obj
+
+    async def _serve_create(self, request: rendering.Request) -> rendering.Payload:
+        return rendering.Response(status=201, payload=self._results[request])
+
+    async def _serve_update(self, request: rendering.Request) -> rendering.Payload:
+        return self._results[request]
+
+    async def _serve_delete(self, request: rendering.Request) -> rendering.Payload:
+        return self._results[request]
+
+    async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[rendering.Payload]:
+        spec = self._spec_of(request)
+        assert request.resource is not None and self._changed is not None
+        predicate = self._predicate(request)
+        if request.name is not None:
+            name, base = request.name, predicate
+            predicate = lambda obj: obj["metadata"]["name"] == name and base(obj)  # noqa: E731
+        params = request.params
+        timeout = float(params["timeoutSeconds"]) if params.get("timeoutSeconds") else None
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        since = params.get("resourceVersion", "")
+        yield b""  # send the headers now: the stream is open even if nothing happens
+
+        def visible(obj: Mapping[str, Any]) -> bool:
+            namespace_ok = request.namespace is None or obj["metadata"].get("namespace") == request.namespace
+            return namespace_ok and predicate(obj)
+
+        initial: list[dict[str, Any]]
+        async with self._lock:
+            if since in ("", "0") or params.get("sendInitialEvents") == "true":
+                initial = [
+                    {"type": "ADDED", "object": o}
+                    for o in self.live_objects(request.resource, None)
+                    if visible(o)
+                ]
+                cursor = self._resource_version
+            else:
+                initial, cursor = [], int(since) if since.isdigit() else self._resource_version
+        for event in initial:
+            yield event
+        if params.get("sendInitialEvents") == "true" and params.get("allowWatchBookmarks") == "true":
+            yield _initial_events_end_bookmark(spec, cursor)
+
+        log = self._log[_gvr(request.resource)]
+        while True:
+            async with self._changed:
+                start = bisect.bisect_right(log, cursor, key=lambda entry: entry[0])
+                events = log[start:]
+                if not events:
+                    if self._closing:
+                        return
+                    remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
+                    if remaining is not None and remaining <= 0:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), remaining)
+                    continue
+                cursor = events[-1][0]
+            for _, event in events:
+                if visible(event["object"]):
+                    yield event
+
+
+def _initial_events_end_bookmark(spec: ResourceSpec, resource_version: int) -> dict[str, Any]:
+    return {
+        "type": "BOOKMARK",
+        "object": {
+            "apiVersion": spec.api_version,
+            "kind": spec.kind,
+            "metadata": {
+                "resourceVersion": str(resource_version),
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            },
+        },
+    }
