@@ -19,6 +19,7 @@ import hmac
 import json
 import pathlib
 import traceback
+import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -72,7 +73,9 @@ class KubeStandIn(kmock.KubernetesEmulator):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.fallback[kmock.method.PUT] << self._serve_update
-        self.resources.load_bundled()
+        with warnings.catch_warnings():  # kmock 0.8 reads its bundle with a deprecated importlib call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.resources.load_bundled()
         for plural, (kind, namespaced) in KOPF_PEERINGS.items():
             self.resources[kmock.resource("kopf.dev", "v1", plural)] = kmock.ResourceInfo(
                 kind=kind, singular=kind.lower(), namespaced=namespaced, verbs=ALL_VERBS
