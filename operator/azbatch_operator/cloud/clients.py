@@ -1,0 +1,136 @@
+"""Async Azure clients, built once per subscription / account and shared by every pool.
+
+A platform with a thousand pools in three accounts holds three data-plane clients and one
+management client per subscription, all on one credential (one token cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.batch.aio import BatchClient
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.mgmt.batch.aio import BatchManagementClient
+
+from azbatch_operator.cloud.errors import translate
+from azbatch_operator.cloud.telemetry import CallCounter
+
+DEFAULT_RESOURCE_MANAGER = "https://management.azure.com"
+DEFAULT_BATCH_AUDIENCE = "https://batch.core.windows.net/"
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    subscription_id: str
+    resource_group: str
+    account_name: str
+
+    @property
+    def arm_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Batch/batchAccounts/{self.account_name}"
+        )
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id}/{self.resource_group}/{self.account_name}"
+
+
+@dataclass(frozen=True)
+class CloudEndpoints:
+    """Where Azure is: the public cloud by default, or what the environment names."""
+
+    resource_manager: str = DEFAULT_RESOURCE_MANAGER
+    resource_manager_audience: str = DEFAULT_RESOURCE_MANAGER + "/"
+    batch_audience: str = DEFAULT_BATCH_AUDIENCE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CloudEndpoints:
+        env = os.environ if env is None else env
+        manager = (env.get("AZURE_RESOURCE_MANAGER_ENDPOINT") or DEFAULT_RESOURCE_MANAGER).rstrip("/")
+        audience = env.get("AZURE_RESOURCE_MANAGER_AUDIENCE") or manager + "/"
+        batch = env.get("AZURE_BATCH_AUDIENCE") or DEFAULT_BATCH_AUDIENCE
+        return cls(manager, audience, batch)
+
+
+def _scope(audience: str) -> str:
+    # The Batch data plane's documented scope keeps the audience's trailing slash:
+    # "https://batch.core.windows.net//.default".
+    return audience + "/.default"
+
+
+@dataclass
+class AzureClients:
+    credential: AsyncTokenCredential
+    endpoints: CloudEndpoints = field(default_factory=CloudEndpoints.from_env)
+    retry_total: int = 3
+    _management: dict[str, BatchManagementClient] = field(default_factory=dict)
+    _data: dict[AccountRef, BatchClient] = field(default_factory=dict)
+    _account_endpoints: dict[AccountRef, str] = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def _options(self, plane: str) -> dict[str, Any]:
+        return {"per_retry_policies": [CallCounter(plane)], "retry_total": self.retry_total}
+
+    def management(self, subscription_id: str) -> BatchManagementClient:
+        client = self._management.get(subscription_id)
+        if client is None:
+            audience = self.endpoints.resource_manager_audience.rstrip("/")
+            client = BatchManagementClient(
+                self.credential,
+                subscription_id,
+                base_url=self.endpoints.resource_manager,
+                credential_scopes=[audience + "/.default"],
+                **self._options("management"),
+            )
+            self._management[subscription_id] = client
+        return client
+
+    async def data(self, account: AccountRef) -> BatchClient:
+        """The account's data-plane client; its endpoint comes from the account (read once)."""
+        client = self._data.get(account)
+        if client is not None:
+            return client
+        async with self._lock:
+            client = self._data.get(account)
+            if client is None:
+                endpoint = await self._account_endpoint(account)
+                client = BatchClient(
+                    endpoint,
+                    self.credential,
+                    credential_scopes=[_scope(self.endpoints.batch_audience)],
+                    **self._options("data"),
+                )
+                self._data[account] = client
+        return client
+
+    async def _account_endpoint(self, account: AccountRef) -> str:
+        known = self._account_endpoints.get(account)
+        if known:
+            return known
+        try:
+            found = await self.management(account.subscription_id).batch_account.get(
+                account.resource_group, account.account_name
+            )
+        except Exception as error:
+            raise translate("GET account", error) from error
+        endpoint = str(found.properties.account_endpoint if found.properties else "")
+        if not endpoint.startswith("https://"):
+            endpoint = "https://" + endpoint
+        self._account_endpoints[account] = endpoint
+        return endpoint
+
+    async def close(self) -> None:
+        for management in self._management.values():
+            await management.close()
+        for data in self._data.values():
+            await data.close()
+        self._management.clear()
+        self._data.clear()
+        close = getattr(self.credential, "close", None)
+        if close is not None:
+            await close()

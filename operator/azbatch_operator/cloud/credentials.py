@@ -1,0 +1,68 @@
+"""The Azure credential chain: workload identity first (AKS), then client secret, then managed identity.
+
+Everything comes from the azure-identity environment variables, so the same code runs in AKS, on
+a laptop and against the local emulator (whose `azbatch-emulator env` prints those variables).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlparse
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.identity.aio import (
+    ChainedTokenCredential,
+    ClientSecretCredential,
+    ManagedIdentityCredential,
+    WorkloadIdentityCredential,
+)
+
+# Authorities whose instance discovery azure-identity knows; any other authority (a private
+# cloud, the local emulator) must skip discovery or MSAL calls the public discovery endpoint.
+_KNOWN_AUTHORITIES = (
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+)
+
+
+def build_credential(env: Mapping[str, str] | None = None) -> AsyncTokenCredential:
+    """One chained credential for both planes; raises ValueError when nothing is configured."""
+    env = os.environ if env is None else env
+    tenant = env.get("AZURE_TENANT_ID", "")
+    client = env.get("AZURE_CLIENT_ID", "")
+    authority = env.get("AZURE_AUTHORITY_HOST") or None
+    discovery_off = authority is not None and urlparse(authority).hostname not in _KNOWN_AUTHORITIES
+    chain: list[AsyncTokenCredential] = []
+    token_file = env.get("AZURE_FEDERATED_TOKEN_FILE")
+    if token_file and tenant and client:
+        chain.append(
+            WorkloadIdentityCredential(
+                tenant_id=tenant,
+                client_id=client,
+                token_file_path=token_file,
+                authority=authority,
+                disable_instance_discovery=discovery_off,
+            )
+        )
+    secret = env.get("AZURE_CLIENT_SECRET")
+    if secret and tenant and client:
+        chain.append(
+            ClientSecretCredential(
+                tenant,
+                client,
+                secret,
+                authority=authority,
+                disable_instance_discovery=discovery_off,
+            )
+        )
+    if not chain or env.get("AZURE_USE_MANAGED_IDENTITY", "").lower() in ("1", "true", "yes"):
+        chain.append(ManagedIdentityCredential(client_id=client or None))
+    return chain[0] if len(chain) == 1 else ChainedTokenCredential(*chain)
+
+
+def credential_names(credential: AsyncTokenCredential) -> str:
+    """For messages: which credentials the chain tries, in order."""
+    members = getattr(credential, "credentials", None) or (credential,)
+    return ", ".join(type(member).__name__ for member in members)

@@ -1,0 +1,92 @@
+"""Management-plane pool operations as plain JSON in, plain JSON out (the core never sees SDK models)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+
+from azbatch_operator.cloud.clients import AccountRef, AzureClients
+from azbatch_operator.cloud.errors import translate
+
+ArmPool = dict[str, Any]
+
+
+class PoolGateway:
+    def __init__(self, clients: AzureClients) -> None:
+        self._clients = clients
+
+    def _pools(self, account: AccountRef) -> Any:
+        return self._clients.management(account.subscription_id).pool
+
+    async def get(self, account: AccountRef, name: str) -> ArmPool | None:
+        """The pool as `GET pool` returns it, or None when it does not exist."""
+        try:
+            pool = await self._pools(account).get(account.resource_group, account.account_name, name)
+        except ResourceNotFoundError:
+            return None
+        except Exception as error:
+            raise translate("GET pool", error) from error
+        return _json(pool)
+
+    async def list(self, account: AccountRef) -> dict[str, ArmPool]:
+        """Every pool of the account by name: one paged list, whatever the number of pools."""
+        pools: dict[str, ArmPool] = {}
+        try:
+            async for pool in self._pools(account).list_by_batch_account(
+                account.resource_group, account.account_name
+            ):
+                data = _json(pool)
+                pools[str(data.get("name", ""))] = data
+        except Exception as error:
+            raise translate("GET pools", error) from error
+        return pools
+
+    async def create(self, account: AccountRef, name: str, body: Mapping[str, Any]) -> ArmPool:
+        """PUT with If-None-Match: * — creates, never replaces a pool someone else made meanwhile."""
+        try:
+            pool = await self._pools(account).create(
+                account.resource_group,
+                account.account_name,
+                name,
+                dict(body),
+                match_condition=MatchConditions.IfMissing,
+            )
+        except Exception as error:
+            raise translate("PUT pool", error) from error
+        return _json(pool)
+
+    async def update(
+        self, account: AccountRef, name: str, body: Mapping[str, Any], *, etag: str | None = None
+    ) -> ArmPool:
+        """PATCH only the given properties; with an ETag, only if nobody changed the pool meanwhile."""
+        try:
+            pool = await self._pools(account).update(
+                account.resource_group,
+                account.account_name,
+                name,
+                dict(body),
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified if etag else None,
+            )
+        except Exception as error:
+            raise translate("PATCH pool", error) from error
+        return _json(pool)
+
+    async def begin_delete(self, account: AccountRef, name: str) -> None:
+        """Start the delete and return: reconciles watch `provisioningState: Deleting` until 404."""
+        try:
+            await self._pools(account).begin_delete(
+                account.resource_group, account.account_name, name, polling=False
+            )
+        except ResourceNotFoundError:
+            return
+        except Exception as error:
+            raise translate("DELETE pool", error) from error
+
+
+def _json(model: Any) -> ArmPool:
+    data = model.as_dict() if hasattr(model, "as_dict") else dict(model)
+    return dict(data)

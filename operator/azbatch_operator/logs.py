@@ -1,0 +1,77 @@
+"""structlog: JSON lines in a container, a readable console on a terminal; context bound once.
+
+Secrets are kept out by construction: nothing logs a spec, a body or a Secret; the only values
+bound are names (namespace, name, generation, pool, account). As a last line of defence every
+event passes a redactor that masks the secret values the operator has read.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_known_secrets: set[str] = set()
+_lock = threading.Lock()
+MASK = "***"
+
+
+def remember_secret_values(values: Any) -> None:
+    """Register values that must never be printed (every Secret value the operator read)."""
+    with _lock:
+        _known_secrets.update(v for v in values if isinstance(v, str) and len(v) >= 4)
+
+
+def redact(text: str) -> str:
+    with _lock:
+        secrets = sorted(_known_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in list(event.items()):
+        if isinstance(value, str):
+            event[key] = redact(value)
+    return event
+
+
+def configure(*, json: bool | None = None, level: str = "INFO") -> None:
+    """Console renderer on a terminal, JSON otherwise; stdlib logs (kopf, azure) go the same way."""
+    as_json = (not sys.stderr.isatty()) if json is None else json
+    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact_event,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # azure-core logs request headers at DEBUG and bodies never; keep it at WARNING regardless.
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+
+def get_logger(**context: Any) -> Any:
+    return structlog.get_logger("azbatch_operator").bind(**context)

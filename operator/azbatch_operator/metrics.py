@@ -1,0 +1,84 @@
+"""Prometheus metrics the operator exports (names listed in deploy/metrics.txt for the dashboard).
+
+One registry of our own, so tests and the demo read exactly what `/metrics` serves. No label
+ever carries a secret: labels are names, phases, operations and status codes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+RECONCILES = Counter(
+    "azbatch_reconcile_total",
+    "Reconcile passes by result (success, requeue, error, stalled).",
+    ["result"],
+    registry=REGISTRY,
+)
+RECONCILE_SECONDS = Histogram(
+    "azbatch_reconcile_duration_seconds",
+    "Wall time of one reconcile pass.",
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+AZURE_REQUESTS = Counter(
+    "azbatch_azure_requests_total",
+    "Azure requests by plane (management, data), operation and HTTP status code.",
+    ["plane", "operation", "code"],
+    registry=REGISTRY,
+)
+AZURE_THROTTLED = Counter(
+    "azbatch_azure_throttled_total",
+    "Azure answers with HTTP 429 (throttled), by plane and operation.",
+    ["plane", "operation"],
+    registry=REGISTRY,
+)
+POOLS = Gauge(
+    "azbatch_pools",
+    "BatchPools by phase (Ready, Reconciling, Stalled, Unknown).",
+    ["phase"],
+    registry=REGISTRY,
+)
+RECREATES = Counter(
+    "azbatch_recreates_total",
+    "Pool recreates started, by the property group that forced them.",
+    ["reason"],
+    registry=REGISTRY,
+)
+POOL_NODES = Gauge(
+    "azbatch_pool_nodes",
+    "Nodes per pool: kind (dedicated, lowPriority), which (current, target).",
+    ["namespace", "name", "kind", "which"],
+    registry=REGISTRY,
+)
+EXTENSION_NODES = Gauge(
+    "azbatch_extension_nodes",
+    "Nodes per pool and extension by provisioning state (succeeded, failed, transitioning).",
+    ["namespace", "name", "extension", "state"],
+    registry=REGISTRY,
+)
+TIME_TO_READY = Histogram(
+    "azbatch_time_to_ready_seconds",
+    "Seconds from a spec generation being first seen to the pool being Ready with it.",
+    registry=REGISTRY,
+    buckets=(5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
+)
+
+
+def exported_names() -> set[str]:
+    """Metric family names as Prometheus sees them (what dashboards may use)."""
+    names: set[str] = set()
+    for family in REGISTRY.collect():
+        for sample in family.samples:
+            names.add(sample.name)
+        names.add(family.name)
+    return names
+
+
+def forget_pool(namespace: str, name: str) -> None:
+    """Drop a deleted pool's per-pool series, so dashboards do not show ghosts."""
+    for gauge in (POOL_NODES, EXTENSION_NODES):
+        for labels in list(gauge._metrics):  # prometheus_client has no public lookup
+            if labels[:2] == (namespace, name):
+                gauge.remove(*labels)

@@ -1,0 +1,23 @@
+import pytest
+
+from azbatch_operator.config import ConfigError, OperatorConfig, load_config
+
+
+def test_defaults_without_a_file() -> None:
+    config = load_config(None, env={})
+    assert config.resync_interval == 60.0
+    assert config.account_allowlist is None
+
+
+def test_unknown_settings_are_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="resyncIntervall"):
+        OperatorConfig.from_mapping({"resyncIntervall": 5})
+
+
+def test_digest_key_must_be_long_enough(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key = tmp_path / "key"
+    key.write_bytes(b"short")
+    with pytest.raises(ConfigError, match="too short"):
+        load_config(None, env={"AZBATCH_DIGEST_KEY_FILE": str(key)})
+    key.write_bytes(b"k" * 32)
+    assert load_config(None, env={"AZBATCH_DIGEST_KEY_FILE": str(key)}).digest_key == b"k" * 32

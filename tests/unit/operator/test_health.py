@@ -1,0 +1,115 @@
+"""Extension health: bounded node sampling, failing nodes first, honest counts and messages."""
+
+from azbatch_operator import health
+from azbatch_operator.health import ExpectedExtension, NodeSummary, Provisioning
+
+KV = ExpectedExtension("kv", "KeyVaultForLinux", "3.0")
+
+
+def view(name: str, code: str, message: str = "", level: str = "Info") -> dict[str, object]:
+    return {
+        "vmExtension": {"name": name, "type": "KeyVaultForLinux"},
+        "instanceView": {
+            "name": name,
+            "statuses": [{"code": code, "level": level, "displayStatus": code, "message": message}],
+        },
+    }
+
+
+def test_instance_view_codes_map_to_outcomes() -> None:
+    reports = health.parse_node_extensions(
+        [
+            view("a", "ProvisioningState/succeeded"),
+            view("b", "ProvisioningState/failed/0", "boom", "Error"),
+            view("c", "ProvisioningState/transitioning"),
+        ]
+    )
+    assert [r.provisioning for r in reports] == [
+        Provisioning.SUCCEEDED,
+        Provisioning.FAILED,
+        Provisioning.TRANSITIONING,
+    ]
+    assert reports[1].message == "boom"
+
+
+def test_reference_example_parses() -> None:
+    import json
+    from pathlib import Path
+
+    example = Path(__file__).parents[3] / "../shared/reference/azure-examples/dataplane"
+    data = json.loads((example / "Nodes_ListNodeExtensions.2026-10-01.json").read_text())
+    reports = health.parse_node_extensions(data["responses"]["200"]["body"]["value"])
+    assert {r.name for r in reports} == {"batchNodeExtension", "customExtension"}
+    assert all(r.provisioning is Provisioning.SUCCEEDED for r in reports)
+
+
+def test_troubled_nodes_are_inspected_first_and_the_budget_holds() -> None:
+    nodes = [NodeSummary(f"n{i}", "idle") for i in range(1000)] + [NodeSummary("bad", "unusable")]
+    chosen = health.choose_nodes(nodes, {}, budget=10)
+    assert len(chosen) == 10
+    assert chosen[0] == "bad"
+
+
+def test_every_node_is_eventually_inspected() -> None:
+    nodes = [NodeSummary(f"n{i}", "idle") for i in range(25)]
+    records: dict[str, health.NodeRecord] = {}
+    seen: set[str] = set()
+    for tick in range(3):
+        chosen = health.choose_nodes(nodes, records, budget=10)
+        seen.update(chosen)
+        ok = health.parse_node_extensions([view("kv", "ProvisioningState/succeeded")])
+        records = health.remember(records, nodes, {n: ok for n in chosen}, now=f"t{tick}")
+    assert seen == {n.node_id for n in nodes}
+
+
+def test_a_node_whose_state_changed_is_looked_at_again() -> None:
+    nodes = [NodeSummary("a", "idle"), NodeSummary("b", "idle")]
+    ok = health.parse_node_extensions([view("kv", "ProvisioningState/succeeded")])
+    records = health.remember({}, nodes, {"a": ok, "b": ok}, now="t0")
+    changed = [NodeSummary("a", "idle"), NodeSummary("b", "unusable")]
+    assert health.choose_nodes(changed, records, budget=1) == ["b"]
+
+
+def test_vanished_nodes_are_forgotten() -> None:
+    ok = health.parse_node_extensions([view("kv", "ProvisioningState/succeeded")])
+    records = health.remember({}, [NodeSummary("a", "idle")], {"a": ok}, now="t0")
+    assert health.remember(records, [], {}, now="t1") == {}
+
+
+def test_failures_give_a_false_verdict_with_the_message_and_key_vault_advice() -> None:
+    nodes = [NodeSummary("n1", "unusable"), NodeSummary("n2", "idle")]
+    failed = health.parse_node_extensions(
+        [view("kv", "ProvisioningState/failed/0", "secret URL not found", "Error")]
+    )
+    ok = health.parse_node_extensions([view("kv", "ProvisioningState/succeeded")])
+    records = health.remember({}, nodes, {"n1": failed, "n2": ok}, now="t")
+    report = health.summarize([KV], records, node_count=2)
+    assert report.verdict.status == "False"
+    assert "secret URL not found" in report.verdict.message
+    assert "requireInitialSync" in report.verdict.message
+    entry = report.extensions[0]
+    assert entry["nodes"] == {"succeeded": 1, "failed": 1, "transitioning": 0, "total": 2}
+    assert entry["failures"][0]["nodeId"] == "n1"
+    assert report.failing == (("kv", 1),)
+
+
+def test_failure_sample_is_bounded() -> None:
+    nodes = [NodeSummary(f"n{i}", "unusable") for i in range(50)]
+    failed = health.parse_node_extensions([view("kv", "ProvisioningState/failed/0", "x", "Error")])
+    records = health.remember({}, nodes, {n.node_id: failed for n in nodes}, now="t")
+    report = health.summarize([KV], records, node_count=50, failure_sample=5)
+    assert len(report.extensions[0]["failures"]) == 5
+    assert report.extensions[0]["nodes"]["failed"] == 50
+
+
+def test_not_yet_reported_nodes_keep_the_verdict_unknown() -> None:
+    ok = health.parse_node_extensions([view("kv", "ProvisioningState/succeeded")])
+    records = health.remember({}, [NodeSummary("a", "idle")], {"a": ok}, now="t")
+    report = health.summarize([KV], records, node_count=3)
+    assert report.verdict.status == "Unknown"
+    all_ok = health.summarize([KV], records, node_count=1)
+    assert all_ok.verdict.status == "True"
+
+
+def test_no_extensions_is_healthy() -> None:
+    assert health.summarize([], {}, node_count=4).verdict.reason == "NoExtensions"
