@@ -1,5 +1,8 @@
 """Extension health: bounded node sampling, failing nodes first, honest counts and messages."""
 
+import json
+from pathlib import Path
+
 from azbatch_operator import health
 from azbatch_operator.health import ExpectedExtension, NodeSummary, Provisioning
 
@@ -33,9 +36,6 @@ def test_instance_view_codes_map_to_outcomes() -> None:
 
 
 def test_reference_example_parses() -> None:
-    import json
-    from pathlib import Path
-
     example = Path(__file__).parents[3] / "../shared/reference/azure-examples/dataplane"
     data = json.loads((example / "Nodes_ListNodeExtensions.2026-10-01.json").read_text())
     reports = health.parse_node_extensions(data["responses"]["200"]["body"]["value"])
