@@ -1,12 +1,129 @@
-"""`azbatch-emulator` command line (placeholder until the emulator lands)."""
+"""`azbatch-emulator serve | env`."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import shlex
+import signal
+import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from azbatch_emulator.emulator import start_emulator
+from azbatch_emulator.settings import default_state_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    del argv
-    print("azbatch-emulator: not implemented yet", file=sys.stderr)
-    return 1
+    parser = argparse.ArgumentParser(
+        prog="azbatch-emulator",
+        description="Local Azure Batch (management + data plane) and Entra ID over HTTPS.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the emulator; prints one JSON line when ready")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
+    serve.add_argument(
+        "--time-scale", type=float, default=60.0, help="simulated seconds per real second (default 60)"
+    )
+    serve.add_argument(
+        "--state-dir", type=Path, default=None, help=f"state directory (default {default_state_dir()})"
+    )
+    serve.add_argument(
+        "--reset", action="store_true", help="start with no pools (keeps identities, CA and keys)"
+    )
+    serve.add_argument("--quiet", action="store_true", help="no per-request log lines on stderr")
+    env = commands.add_parser("env", help="print `export` lines for a running emulator (eval them)")
+    env.add_argument(
+        "--state-dir", type=Path, default=None, help=f"state directory (default {default_state_dir()})"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve_command(args)
+    return env_command(args.state_dir or default_state_dir())
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(message)s",
+        stream=sys.stderr,
+    )
+    if args.time_scale <= 0:
+        print("azbatch-emulator: --time-scale must be > 0", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(args))
+    except OSError as exc:
+        print(f"azbatch-emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    emulator = start_emulator(
+        host=args.host,
+        port=args.port,
+        time_scale=args.time_scale,
+        state_dir=args.state_dir or default_state_dir(),
+        reset=args.reset,
+    )
+    async with emulator:
+        print(json.dumps(emulator.info), flush=True)
+        await stop.wait()
+
+
+def env_command(state_dir: Path) -> int:
+    ready = state_dir / "ready.json"
+    try:
+        info: dict[str, Any] = json.loads(ready.read_text())
+    except FileNotFoundError:
+        print(
+            f"azbatch-emulator: no running emulator found ({ready} is missing). Start one with "
+            f"`azbatch-emulator serve{'' if state_dir == default_state_dir() else f' --state-dir {state_dir}'}`.",
+            file=sys.stderr,
+        )
+        return 1
+    if not _listening(info["host"], int(info["port"])):
+        print(
+            f"azbatch-emulator: the emulator recorded in {ready} is not answering on {info['host']}:{info['port']}; "
+            "start it again with `azbatch-emulator serve`.",
+            file=sys.stderr,
+        )
+        return 1
+    for name, value in environment(info).items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def environment(info: dict[str, Any]) -> dict[str, str]:
+    """The azure-identity / ASO variable names that point a client at the emulator."""
+    return {
+        "AZURE_TENANT_ID": info["tenant_id"],
+        "AZURE_CLIENT_ID": info["client_id"],
+        "AZURE_CLIENT_SECRET": info["client_secret"],
+        "AZURE_AUTHORITY_HOST": info["authority_host"],
+        "AZURE_RESOURCE_MANAGER_ENDPOINT": info["management_endpoint"],
+        "AZURE_RESOURCE_MANAGER_AUDIENCE": info["management_audience"],
+        "SSL_CERT_FILE": info["ca_bundle"],
+        "REQUESTS_CA_BUNDLE": info["ca_bundle"],
+    }
+
+
+def _listening(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=2):
+        return True
+    return False
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

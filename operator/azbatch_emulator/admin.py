@@ -1,0 +1,266 @@
+"""Clients for the emulator's admin API: `AdminClient` (sync) and `AsyncAdminClient`.
+
+Both take the ready info (`emulator.info`, or the JSON line `azbatch-emulator serve` prints).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from typing import Any
+
+import aiohttp
+
+
+class AdminError(RuntimeError):
+    """The admin API refused a request; the message carries its explanation."""
+
+
+def _fault_body(
+    route: str,
+    method: str,
+    status: int,
+    *,
+    retry_after: float | None,
+    count: int | None,
+    probability: float,
+    latency: float,
+    drop_connection: bool,
+    pool: str | None,
+    code: str | None,
+    message: str | None,
+) -> dict[str, Any]:
+    return {
+        "route": route,
+        "method": method,
+        "status": status,
+        "retry_after": retry_after,
+        "count": count,
+        "probability": probability,
+        "latency": latency,
+        "drop_connection": drop_connection,
+        "pool": pool,
+        "code": code,
+        "message": message,
+    }
+
+
+def _script_body(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"kind": kind, **{k: v for k, v in fields.items() if v is not None}}
+
+
+class AdminClient:
+    """Synchronous admin client (stdlib only, safe to call from any thread)."""
+
+    def __init__(self, info: dict[str, Any], *, timeout: float = 30.0) -> None:
+        self.base = info["endpoints"]["admin"]
+        self.timeout = timeout
+        self._ssl = ssl.create_default_context(cafile=info["ca_cert"])
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310  (https to the emulator)
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._ssl) as response:  # noqa: S310
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise AdminError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')}") from exc
+
+    # faults
+    def inject_fault(
+        self,
+        route: str = "*",
+        method: str = "*",
+        status: int = 500,
+        *,
+        retry_after: float | None = None,
+        count: int | None = None,
+        probability: float = 1.0,
+        latency: float = 0.0,
+        drop_connection: bool = False,
+        pool: str | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """E.g. `inject_fault("mgmt.pool", "GET", 429, retry_after=1, count=1)`."""
+        body = _fault_body(
+            route,
+            method,
+            status,
+            retry_after=retry_after,
+            count=count,
+            probability=probability,
+            latency=latency,
+            drop_connection=drop_connection,
+            pool=pool,
+            code=code,
+            message=message,
+        )
+        result: dict[str, Any] = self._call("POST", "/faults", body)
+        return result
+
+    def faults(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/faults")["faults"])
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    # scripts
+    def script_extension(
+        self,
+        extension: str,
+        *,
+        fail_nodes: int = -1,
+        code: str = "ProvisioningState/failed/0",
+        message: str = "Scripted failure",
+        pool: str = "*",
+    ) -> dict[str, Any]:
+        """Fail the extension (name or type) on the first `fail_nodes` nodes (-1: all) of matching pools."""
+        body = _script_body(
+            "extension", extension=extension, fail_nodes=fail_nodes, code=code, message=message, pool=pool
+        )
+        result: dict[str, Any] = self._call("POST", "/scripts", body)
+        return result
+
+    def script_start_task(
+        self, *, fail_nodes: int = -1, exit_code: int = 1, message: str = "Scripted failure", pool: str = "*"
+    ) -> dict[str, Any]:
+        body = _script_body(
+            "start_task", fail_nodes=fail_nodes, exit_code=exit_code, message=message, pool=pool
+        )
+        result: dict[str, Any] = self._call("POST", "/scripts", body)
+        return result
+
+    def script_allocation(self, seconds: float, *, pool: str = "*") -> dict[str, Any]:
+        """Make resizes of matching pools take `seconds` of simulated time."""
+        result: dict[str, Any] = self._call(
+            "POST", "/scripts", _script_body("allocation", allocation_seconds=seconds, pool=pool)
+        )
+        return result
+
+    def clear_scripts(self) -> None:
+        self._call("DELETE", "/scripts")
+
+    # clock
+    def advance_clock(self, seconds: float) -> float:
+        return float(self._call("POST", "/clock/advance", {"seconds": seconds})["now"])
+
+    def now(self) -> float:
+        return float(self._call("GET", "/clock")["now"])
+
+    # counters
+    def counters(self) -> dict[str, int]:
+        """Calls per `"<METHOD> <route>"`, e.g. `{"GET mgmt.pool": 3}`."""
+        return dict(self._call("GET", "/counters")["counts"])
+
+    def management_writes(self) -> int:
+        """PUT/PATCH/DELETE/POST calls on management routes since the last reset."""
+        return int(self._call("GET", "/counters")["management_writes"])
+
+    def reset_counters(self) -> None:
+        self._call("DELETE", "/counters")
+
+    # accounts and pools
+    def create_account(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Fields: subscription_id, resource_group, location, dedicated_core_quota, low_priority_core_quota, pool_quota."""
+        result: dict[str, Any] = self._call("POST", "/accounts", {"name": name, **fields})
+        return result
+
+    def update_account(self, name: str, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("PATCH", f"/accounts/{name}", fields)
+        return result
+
+    def drift_pool(self, pool_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge-patch the pool body behind the client's back (`{"properties": {"vmSize": ...}}`)."""
+        result: dict[str, Any] = self._call("POST", "/pools/drift", {"id": pool_id, "changes": changes})
+        return result
+
+    def remove_pool(self, pool_id: str) -> None:
+        """Delete the pool at once, behind the client's back."""
+        self._call("POST", "/pools/remove", {"id": pool_id})
+
+    # tokens
+    def issue_token(self, *, audience: str, lifetime_seconds: float = 3600.0) -> str:
+        """A token signed by the emulator for any audience and lifetime (negative: already expired)."""
+        body = {"audience": audience, "lifetime_seconds": lifetime_seconds}
+        return str(self._call("POST", "/tokens", body)["access_token"])
+
+    def federated_token(self, *, subject: str, lifetime_seconds: float = 3600.0) -> str:
+        body = {"subject": subject, "lifetime_seconds": lifetime_seconds}
+        return str(self._call("POST", "/federated-tokens", body)["token"])
+
+    def reset(self) -> None:
+        """Pools, extra accounts, faults, scripts and counters back to a fresh start."""
+        self._call("POST", "/reset")
+
+
+class AsyncAdminClient:
+    """The same operations for async code (the most used ones; `call()` reaches the rest)."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.base = info["endpoints"]["admin"]
+        self._ssl = ssl.create_default_context(cafile=info["ca_cert"])
+        self._session: aiohttp.ClientSession | None = None
+
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl))
+        async with self._session.request(method, self.base + path, json=body) as response:
+            data = await response.json(content_type=None)
+            if response.status >= 400:
+                raise AdminError(f"{method} {path}: {response.status} {data}")
+            return data
+
+    async def inject_fault(
+        self, route: str = "*", method: str = "*", status: int = 500, **options: Any
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "POST", "/faults", {"route": route, "method": method, "status": status, **options}
+        )
+        return result
+
+    async def clear_faults(self) -> None:
+        await self.call("DELETE", "/faults")
+
+    async def script_extension(self, extension: str, **options: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "POST", "/scripts", _script_body("extension", extension=extension, **options)
+        )
+        return result
+
+    async def advance_clock(self, seconds: float) -> float:
+        return float((await self.call("POST", "/clock/advance", {"seconds": seconds}))["now"])
+
+    async def counters(self) -> dict[str, int]:
+        return dict((await self.call("GET", "/counters"))["counts"])
+
+    async def management_writes(self) -> int:
+        return int((await self.call("GET", "/counters"))["management_writes"])
+
+    async def reset_counters(self) -> None:
+        await self.call("DELETE", "/counters")
+
+    async def drift_pool(self, pool_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("POST", "/pools/drift", {"id": pool_id, "changes": changes})
+        return result
+
+    async def remove_pool(self, pool_id: str) -> None:
+        await self.call("POST", "/pools/remove", {"id": pool_id})
+
+    async def reset(self) -> None:
+        await self.call("POST", "/reset")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> AsyncAdminClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

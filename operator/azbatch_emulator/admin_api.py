@@ -1,0 +1,193 @@
+"""The admin API (`/_admin/...`) for tests and benchmarks: faults, scripts, clock, counters, drift.
+
+It needs no token (loopback only) and answers JSON; errors use the ARM error envelope.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from azbatch_emulator.errors import ServiceError
+from azbatch_emulator.faults import management_writes, parse_fault
+from azbatch_emulator.identity import DEFAULT_TOKEN_LIFETIME, MANAGEMENT_AUDIENCE
+from azbatch_emulator.mgmt_api import json_response, read_json
+from azbatch_emulator.scripts import parse_script
+from azbatch_emulator.pools import Pool
+from azbatch_emulator.store import Account
+
+if TYPE_CHECKING:
+    from azbatch_emulator.emulator import Emulator
+
+
+def register(router: web.UrlDispatcher, emu: Emulator) -> None:
+    api = AdminApi(emu)
+    routes: list[tuple[str, str, str, Any]] = [
+        ("/_admin/info", "admin.info", "GET", api.info),
+        ("/_admin/reset", "admin.reset", "POST", api.reset),
+        ("/_admin/faults", "admin.faults", "GET", api.list_faults),
+        ("/_admin/faults", "admin.faults", "POST", api.add_fault),
+        ("/_admin/faults", "admin.faults", "DELETE", api.clear_faults),
+        ("/_admin/scripts", "admin.scripts", "GET", api.list_scripts),
+        ("/_admin/scripts", "admin.scripts", "POST", api.add_script),
+        ("/_admin/scripts", "admin.scripts", "DELETE", api.clear_scripts),
+        ("/_admin/clock", "admin.clock", "GET", api.clock),
+        ("/_admin/clock/advance", "admin.clock.advance", "POST", api.advance),
+        ("/_admin/counters", "admin.counters", "GET", api.counters),
+        ("/_admin/counters", "admin.counters", "DELETE", api.reset_counters),
+        ("/_admin/accounts", "admin.accounts", "POST", api.add_account),
+        ("/_admin/accounts/{account}", "admin.account", "PATCH", api.update_account),
+        ("/_admin/pools/drift", "admin.pools.drift", "POST", api.drift),
+        ("/_admin/pools/remove", "admin.pools.remove", "POST", api.remove),
+        ("/_admin/tokens", "admin.tokens", "POST", api.token),
+        ("/_admin/federated-tokens", "admin.federatedTokens", "POST", api.federated_token),
+    ]
+    resources: dict[str, web.Resource] = {}
+    for path, name, method, handler in routes:
+        if path not in resources:
+            resources[path] = router.add_resource(path, name=name)
+        resources[path].add_route(method, handler)
+
+
+async def _object(request: web.Request) -> dict[str, Any]:
+    body = await read_json(request) if request.can_read_body else {}
+    if not isinstance(body, dict):
+        raise ServiceError(400, "InvalidRequestBody", "The admin API takes JSON objects.")
+    return body
+
+
+class AdminApi:
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    async def info(self, request: web.Request) -> web.Response:
+        return json_response(self.emu.info)
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.emu.reset()
+        return json_response({"reset": True})
+
+    async def list_faults(self, request: web.Request) -> web.Response:
+        return json_response({"faults": [f.to_json() for f in self.emu.faults.faults]})
+
+    async def add_fault(self, request: web.Request) -> web.Response:
+        fault = self.emu.faults.add(parse_fault(await _object(request)))
+        return json_response(fault.to_json(), status=201)
+
+    async def clear_faults(self, request: web.Request) -> web.Response:
+        self.emu.faults.clear()
+        return json_response({"faults": []})
+
+    async def list_scripts(self, request: web.Request) -> web.Response:
+        return json_response({"scripts": [s.to_json() for s in self.emu.store.scripts]})
+
+    async def add_script(self, request: web.Request) -> web.Response:
+        script = parse_script(await _object(request))
+        self.emu.store.scripts.append(script)
+        return json_response(script.to_json(), status=201)
+
+    async def clear_scripts(self, request: web.Request) -> web.Response:
+        self.emu.store.scripts.clear()
+        return json_response({"scripts": []})
+
+    async def clock(self, request: web.Request) -> web.Response:
+        return json_response({"now": self.emu.clock.now(), "time_scale": self.emu.clock.time_scale})
+
+    async def advance(self, request: web.Request) -> web.Response:
+        seconds = (await _object(request)).get("seconds")
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise ServiceError(
+                400, "InvalidRequestBody", "Give {'seconds': <non-negative number>} of simulated time."
+            )
+        return json_response({"now": self.emu.clock.advance(float(seconds))})
+
+    async def counters(self, request: web.Request) -> web.Response:
+        counts = self.emu.counters.snapshot()
+        return json_response({"counts": counts, "management_writes": management_writes(counts)})
+
+    async def reset_counters(self, request: web.Request) -> web.Response:
+        self.emu.counters.reset()
+        return json_response({"counts": {}, "management_writes": 0})
+
+    async def add_account(self, request: web.Request) -> web.Response:
+        data = await _object(request)
+        ident = self.emu.identity
+        if not isinstance(data.get("name"), str):
+            raise ServiceError(
+                400, "InvalidRequestBody", "Give the account 'name' (3-24 lowercase letters and digits)."
+            )
+        try:
+            account = Account(
+                subscription_id=str(data.get("subscription_id", ident.subscription_id)),
+                resource_group=str(data.get("resource_group", ident.resource_group)),
+                **{k: data[k] for k in _ACCOUNT_FIELDS if k in data},
+            )
+        except TypeError as exc:
+            raise ServiceError(400, "InvalidRequestBody", str(exc)) from exc
+        self.emu.store.add_account(account)
+        return json_response(self._account_json(account), status=201)
+
+    async def update_account(self, request: web.Request) -> web.Response:
+        account = self.emu.store.account_by_name(request.match_info["account"])
+        if account is None:
+            raise ServiceError(
+                404, "ResourceNotFound", f"No account named '{request.match_info['account']}'."
+            )
+        self.emu.store.update_account(account, await _object(request))
+        return json_response(self._account_json(account))
+
+    def _account_json(self, account: Account) -> dict[str, Any]:
+        return {
+            **account.to_state(),
+            "id": account.arm_id,
+            "account_endpoint": self.emu.account_endpoint(account.name),
+        }
+
+    def _pool_target(self, data: dict[str, Any]) -> tuple[Account, str]:
+        pool_id = data.get("id")
+        parts = str(pool_id).split("/") if isinstance(pool_id, str) else []
+        if len(parts) != 11 or parts[1].lower() != "subscriptions" or parts[9].lower() != "pools":
+            raise ServiceError(
+                400,
+                "InvalidRequestBody",
+                "Give the pool's ARM 'id': /subscriptions/{sub}/resourceGroups/{rg}/providers/"
+                "Microsoft.Batch/batchAccounts/{account}/pools/{pool}.",
+            )
+        return self.emu.store.account(parts[2], parts[4], parts[8]), parts[10]
+
+    async def drift(self, request: web.Request) -> web.Response:
+        data = await _object(request)
+        account, name = self._pool_target(data)
+        changes = data.get("changes")
+        if not isinstance(changes, dict):
+            raise ServiceError(
+                400, "InvalidRequestBody", "Give 'changes': a JSON merge patch of the pool body."
+            )
+        pool: Pool = self.emu.store.drift(account, name, changes)
+        return json_response(pool.arm_json(self.emu.clock.now()))
+
+    async def remove(self, request: web.Request) -> web.Response:
+        account, name = self._pool_target(await _object(request))
+        self.emu.store.remove_pool(account, name)
+        return json_response({"removed": account.pool_id(name)})
+
+    async def token(self, request: web.Request) -> web.Response:
+        data = await _object(request)
+        token = self.emu.issuer.issue(
+            audience=str(data.get("audience", MANAGEMENT_AUDIENCE)),
+            client_id=str(data.get("client_id", self.emu.identity.client_id)),
+            lifetime=float(data.get("lifetime_seconds", DEFAULT_TOKEN_LIFETIME)),
+        )
+        return json_response({"access_token": token})
+
+    async def federated_token(self, request: web.Request) -> web.Response:
+        data = await _object(request)
+        token = self.emu.federation.mint(
+            subject=str(data.get("subject", "system:serviceaccount:default:default")),
+            lifetime=float(data.get("lifetime_seconds", 3600)),
+        )
+        return json_response({"token": token})
+
+
+_ACCOUNT_FIELDS = ("name", "location", "dedicated_core_quota", "low_priority_core_quota", "pool_quota")

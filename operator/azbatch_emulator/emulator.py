@@ -1,0 +1,384 @@
+"""The emulator: one HTTPS server on loopback for Entra, ARM (Microsoft.Batch) and the Batch data plane.
+
+Usage from async code::
+
+    async with start_emulator(time_scale=60) as emulator:
+        info = emulator.info   # the same dict `azbatch-emulator serve` prints
+
+`await start_emulator(...)` also works and returns a started emulator (call `await stop()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Generator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from azbatch_emulator import admin_api, data_api, entra_api, mgmt_api
+from azbatch_emulator.clock import SimClock
+from azbatch_emulator.errors import (
+    ServiceError,
+    arm_error_response,
+    batch_error_response,
+    oauth_error_response,
+    request_id,
+)
+from azbatch_emulator.faults import CallCounters, FaultBook
+from azbatch_emulator.identity import (
+    BATCH_AUDIENCE,
+    MANAGEMENT_AUDIENCE,
+    FederationIssuer,
+    TokenIssuer,
+    load_or_create_key,
+)
+from azbatch_emulator.rules import check_batch_api_version, check_mgmt_api_version
+from azbatch_emulator.settings import DEFAULT_FEDERATED_SUBJECT, DEFAULT_LOCATION, Identity
+from azbatch_emulator.store import Account, Store, atomic_write
+from azbatch_emulator.timings import Timings
+from azbatch_emulator.tls import load_or_create_ca, server_context, write_bundle
+
+log = logging.getLogger("azbatch_emulator")
+access_log = logging.getLogger("azbatch_emulator.access")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+EMULATOR_KEY: web.AppKey[Emulator] = web.AppKey("emulator")
+
+
+class Emulator:
+    """A running (or ready to run) emulator instance; see `start_emulator`."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        time_scale: float = 60.0,
+        state_dir: str | Path | None = None,
+        timings: Timings | None = None,
+        reset: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.timings = timings or Timings()
+        self.clock = SimClock(time_scale)
+        self._owns_state_dir = state_dir is None
+        self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="azbatch-emulator-"))
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._reset = reset
+        self.faults = FaultBook(seed)
+        self.counters = CallCounters()
+        self.identity = Identity.load_or_create(self.state_dir)
+        self.store = Store(clock=self.clock, timings=self.timings, state_dir=self.state_dir)
+        self.port = 0
+        self.info: dict[str, Any] = {}
+        self._runner: web.AppRunner | None = None
+        self._saver: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> Emulator:
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.requested_port))
+        self.port = sock.getsockname()[1]
+        base = f"https://{self.host if ':' not in self.host else f'[{self.host}]'}:{self.port}"
+        self.base_url = base
+        self.issuer = TokenIssuer(
+            load_or_create_key(self.state_dir / "signing-key.pem"),
+            tenant_id=self.identity.tenant_id,
+            issuer=f"{base}/{self.identity.tenant_id}/v2.0",
+        )
+        self.federation = FederationIssuer(
+            load_or_create_key(self.state_dir / "federation-key.pem"), issuer=f"{base}/federation"
+        )
+        ca = load_or_create_ca(self.state_dir)
+        if self._reset:
+            self.store.clear()
+        saved_now = self.store.load()
+        if saved_now:
+            self.clock = SimClock(self.clock.time_scale, start=saved_now)
+            self.store.clock = self.clock
+        self.ensure_default_account()
+        app = self.build_app()
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.SockSite(
+            self._runner, sock, ssl_context=server_context(ca, self.host), shutdown_timeout=1.0
+        )
+        await site.start()
+        self.info = self._ready_info(base)
+        ready = self.state_dir / "ready.json"
+        ready.touch(mode=0o600)
+        atomic_write(ready, json.dumps(self.info, indent=2))
+        os.chmod(ready, 0o600)
+        self._saver = asyncio.create_task(self._save_clock_periodically())
+        log.info("azbatch-emulator ready on %s (state dir %s)", base, self.state_dir)
+        return self
+
+    async def stop(self) -> None:
+        if self._saver:
+            self._saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saver
+            self._saver = None
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+            self.store.save_clock()
+            with contextlib.suppress(FileNotFoundError):
+                (self.state_dir / "ready.json").unlink()
+        if self._owns_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def __await__(self) -> Generator[Any, None, Emulator]:
+        return self.start().__await__()
+
+    async def _save_clock_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.store.save_clock()
+
+    # --- state --------------------------------------------------------------------------
+    def ensure_default_account(self) -> None:
+        ident = self.identity
+        if self.store.account_by_name(ident.account_name) is None:
+            self.store.add_account(
+                Account(
+                    ident.subscription_id, ident.resource_group, ident.account_name, location=DEFAULT_LOCATION
+                )
+            )
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.faults.clear()
+        self.counters.reset()
+        self.ensure_default_account()
+
+    def account_endpoint(self, account_name: str) -> str:
+        """What ARM reports as `accountEndpoint` (no scheme, like Azure): host:port/batch/<account>."""
+        return f"{self.base_url.removeprefix('https://')}/batch/{account_name}"
+
+    def _ready_info(self, base: str) -> dict[str, Any]:
+        ident = self.identity
+        ca_cert = self.state_dir / "ca.pem"
+        bundle = write_bundle(ca_cert, self.state_dir / "ca-bundle.pem")
+        token_file = self.state_dir / "federated-token"
+        token_file.touch(mode=0o600)
+        atomic_write(token_file, self.federation.mint(subject=DEFAULT_FEDERATED_SUBJECT))
+        batch_endpoint = f"https://{self.account_endpoint(ident.account_name)}"
+        return {
+            "endpoints": {
+                "management": f"{base}/",
+                "authority": base,
+                "batch": batch_endpoint,
+                "admin": f"{base}/_admin",
+            },
+            "host": self.host,
+            "port": self.port,
+            "pid": os.getpid(),
+            "management_endpoint": f"{base}/",
+            "authority_host": base,
+            "authority": f"{base}/{ident.tenant_id}",
+            "tenant_id": ident.tenant_id,
+            "client_id": ident.client_id,
+            "client_secret": ident.client_secret,
+            "subscription_id": ident.subscription_id,
+            "resource_group": ident.resource_group,
+            "account_name": ident.account_name,
+            "account_id": f"/subscriptions/{ident.subscription_id}/resourceGroups/{ident.resource_group}"
+            f"/providers/Microsoft.Batch/batchAccounts/{ident.account_name}",
+            "account_endpoint": self.account_endpoint(ident.account_name),
+            "batch_endpoint": batch_endpoint,
+            "management_audience": MANAGEMENT_AUDIENCE,
+            "management_scope": f"{MANAGEMENT_AUDIENCE}.default",
+            "batch_audience": BATCH_AUDIENCE,
+            "batch_scope": f"{BATCH_AUDIENCE}/.default",
+            "ca_cert": str(ca_cert),
+            "ca_bundle": str(bundle),
+            "federated_token_file": str(token_file),
+            "time_scale": self.clock.time_scale,
+            "state_dir": str(self.state_dir),
+        }
+
+    # --- HTTP ---------------------------------------------------------------------------
+    def build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware], client_max_size=4 * 1024 * 1024)
+        app[EMULATOR_KEY] = self
+        admin_api.register(app.router, self)
+        entra_api.register(app.router, self)
+        mgmt_api.register(app.router, self)
+        data_api.register(app.router, self)
+        return app
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        resource = request.match_info.route.resource
+        route = (resource.name if resource else None) or _unrouted(request.path)
+        plane = route.partition(".")[0]
+        rid = request_id()
+        try:
+            if plane != "admin":
+                self.counters.record(route, request.method)
+                await self._inject_fault(request, route)
+            if plane == "mgmt":
+                self._authenticate(request, MANAGEMENT_AUDIENCE)
+                check_mgmt_api_version(request.query.get("api-version"))
+            elif plane == "batch":
+                self._authenticate(request, BATCH_AUDIENCE)
+                check_batch_api_version(request.query.get("api-version"))
+            response = await handler(request)
+        except web.HTTPNotFound:
+            response = self._render(plane, _not_found(plane, request), rid, request)
+        except web.HTTPMethodNotAllowed:
+            error = ServiceError(
+                405, "MethodNotAllowed", f"{request.method} is not supported on {request.path}."
+            )
+            response = self._render(plane, error, rid, request)
+        except ServiceError as error:
+            response = self._render(plane, error, rid, request)
+        except _DroppedConnection:
+            response = web.Response(status=599)
+        if plane == "batch":
+            response.headers.setdefault("request-id", rid)
+            client_rid = request.headers.get("client-request-id")
+            if client_rid:
+                response.headers["client-request-id"] = client_rid
+        elif plane == "mgmt":
+            response.headers.setdefault("x-ms-request-id", rid)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %s %.1fms",
+                request.method,
+                request.path,
+                response.status,
+                (time.perf_counter() - started) * 1000,
+            )
+        return response
+
+    async def _inject_fault(self, request: web.Request, route: str) -> None:
+        fault = self.faults.match(route, request.method, request.match_info.get("pool"))
+        if fault is None:
+            return
+        if fault.latency:
+            await asyncio.sleep(fault.latency)
+        if fault.drop_connection:
+            if request.transport is not None:
+                request.transport.abort()
+            raise _DroppedConnection
+        if fault.status:
+            raise fault.error()
+
+    def _authenticate(self, request: web.Request, audience: str) -> None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            raise self._unauthorized(
+                ServiceError(
+                    401,
+                    "AuthenticationFailed",
+                    "Authentication failed. The 'Authorization' header is missing.",
+                )
+            )
+        if scheme.lower() != "bearer" or not token:
+            raise self._unauthorized(
+                ServiceError(
+                    401, "InvalidAuthenticationToken", "The 'Authorization' header must be 'Bearer <token>'."
+                )
+            )
+        try:
+            self.issuer.verify(token.strip(), audience=audience)
+        except ServiceError as error:
+            raise self._unauthorized(error) from None
+
+    def _unauthorized(self, error: ServiceError) -> ServiceError:
+        error.headers["WWW-Authenticate"] = (
+            f'Bearer authorization_uri="{self.base_url}/{self.identity.tenant_id}", '
+            f'error="invalid_token", error_description="{error.code}"'
+        )
+        return error
+
+    def _render(self, plane: str, error: ServiceError, rid: str, request: web.Request) -> web.Response:
+        if plane == "batch":
+            if error.status == 401:
+                error = ServiceError(
+                    401,
+                    "AuthenticationFailed",
+                    "Server failed to authenticate the request. Make sure the value of Authorization header is "
+                    "formed correctly including the signature.",
+                    details=[("AuthenticationErrorDetail", f"{error.code}: {error.message}")],
+                    headers=error.headers,
+                )
+            account = request.match_info.get("account", "")
+            return batch_error_response(error, rid, f"https://{self.account_endpoint(account)}")
+        if plane == "entra":
+            return oauth_error_response(error, rid)
+        return arm_error_response(error, rid)
+
+
+class _DroppedConnection(Exception):
+    """The fault injector closed the connection; nothing is sent."""
+
+
+def _unrouted(path: str) -> str:
+    if path.startswith("/subscriptions/"):
+        return "mgmt.unknown"
+    if path.startswith("/batch/"):
+        return "batch.unknown"
+    if path.startswith("/_admin"):
+        return "admin.unknown"
+    return "entra.unknown"
+
+
+def _not_found(plane: str, request: web.Request) -> ServiceError:
+    if plane == "mgmt":
+        return ServiceError(
+            404, "InvalidResourceType", f"The resource type could not be found for '{request.path}'."
+        )
+    if plane == "batch":
+        return ServiceError(
+            404, "ResourceNotFound", f"The specified resource does not exist: {request.path}."
+        )
+    return ServiceError(404, "not_found", f"Nothing is served at {request.path}.")
+
+
+def start_emulator(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    time_scale: float = 60.0,
+    state_dir: str | Path | None = None,
+    timings: Timings | None = None,
+    reset: bool = False,
+    seed: int | None = None,
+) -> Emulator:
+    """An emulator to use as `async with start_emulator() as emu:` or `emu = await start_emulator()`.
+
+    Without `state_dir` it runs from a temporary directory removed on stop.
+    """
+    return Emulator(
+        host=host,
+        port=port,
+        time_scale=time_scale,
+        state_dir=state_dir,
+        timings=timings,
+        reset=reset,
+        seed=seed,
+    )

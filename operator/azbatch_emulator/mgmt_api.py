@@ -1,0 +1,194 @@
+"""Management plane (ARM, Microsoft.Batch): batch accounts and pools."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from azbatch_emulator.errors import JSON_TYPE, ServiceError, dumps
+from azbatch_emulator.pools import Pool
+from azbatch_emulator.store import Account
+
+if TYPE_CHECKING:
+    from azbatch_emulator.emulator import Emulator
+
+ACCOUNT_PATH = (
+    "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Batch/batchAccounts/{account}"
+)
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+def register(router: web.UrlDispatcher, emu: Emulator) -> None:
+    api = ManagementApi(emu)
+    router.add_resource(ACCOUNT_PATH, name="mgmt.account").add_route("GET", api.get_account)
+    router.add_resource(ACCOUNT_PATH + "/pools", name="mgmt.pools").add_route("GET", api.list_pools)
+    pool = router.add_resource(ACCOUNT_PATH + "/pools/{pool}", name="mgmt.pool")
+    pool.add_route("GET", api.get_pool)
+    pool.add_route("PUT", api.put_pool)
+    pool.add_route("PATCH", api.patch_pool)
+    pool.add_route("DELETE", api.delete_pool)
+    router.add_resource(ACCOUNT_PATH + "/pools/{pool}/stopResize", name="mgmt.pool.stopResize").add_route(
+        "POST", api.stop_resize
+    )
+    router.add_resource(
+        ACCOUNT_PATH + "/pools/{pool}/disableAutoScale", name="mgmt.pool.disableAutoScale"
+    ).add_route("POST", api.disable_autoscale)
+    router.add_resource(
+        ACCOUNT_PATH + "/poolOperationResults/{operation}", name="mgmt.poolOperationResults"
+    ).add_route("GET", api.pool_operation_result)
+
+
+def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=dumps(body), content_type=JSON_TYPE, headers=headers)
+
+
+async def read_json(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise ServiceError(
+            400,
+            "InvalidRequestContent",
+            f"The request content was invalid and could not be deserialized: {exc}.",
+        ) from exc
+
+
+class ManagementApi:
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.store = emu.store
+
+    def _account(self, request: web.Request) -> Account:
+        info = request.match_info
+        return self.store.account(info["subscription"], info["group"], info["account"])
+
+    def _pool_response(self, pool: Pool, *, status: int = 200) -> web.Response:
+        return json_response(pool.arm_json(self.emu.clock.now()), status=status, headers={"ETag": pool.etag})
+
+    async def get_account(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        body = {
+            "id": account.arm_id,
+            "name": account.name,
+            "type": "Microsoft.Batch/batchAccounts",
+            "location": account.location,
+            "identity": {"type": "None"},
+            "properties": {
+                "accountEndpoint": self.emu.account_endpoint(account.name),
+                "provisioningState": "Succeeded",
+                "poolAllocationMode": "BatchService",
+                "dedicatedCoreQuota": account.dedicated_core_quota,
+                "lowPriorityCoreQuota": account.low_priority_core_quota,
+                "dedicatedCoreQuotaPerVMFamilyEnforced": False,
+                "poolQuota": account.pool_quota,
+                "activeJobAndJobScheduleQuota": 300,
+                "publicNetworkAccess": "Enabled",
+                "allowedAuthenticationModes": ["AAD"],
+            },
+        }
+        return json_response(body)
+
+    async def list_pools(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        now = self.emu.clock.now()
+        size = _page_size(request.query.get("maxresults"), DEFAULT_PAGE)
+        pools = self.store.list_pools(account, now)
+        names = sorted(p.name.lower() for p in pools)
+        start = (
+            bisect.bisect_right(names, request.query["$skiptoken"]) if "$skiptoken" in request.query else 0
+        )
+        page = names[start : start + size]
+        body: dict[str, Any] = {"value": [account.pools[name].arm_json(now) for name in page]}
+        if start + size < len(names):
+            body["nextLink"] = (
+                f"{self.emu.base_url}{account.arm_id}/pools?api-version={request.query['api-version']}"
+                f"&maxresults={size}&$skiptoken={quote(page[-1])}"
+            )
+        return json_response(body)
+
+    async def get_pool(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        return self._pool_response(self.store.pool(account, request.match_info["pool"], self.emu.clock.now()))
+
+    async def put_pool(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        body = await read_json(request)
+        pool, _ = self.store.put_pool(
+            account,
+            request.match_info["pool"],
+            body,
+            if_match=request.headers.get("If-Match"),
+            if_none_match=request.headers.get("If-None-Match"),
+        )
+        return self._pool_response(pool)
+
+    async def patch_pool(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        body = await read_json(request)
+        pool = self.store.patch_pool(
+            account, request.match_info["pool"], body, if_match=request.headers.get("If-Match")
+        )
+        return self._pool_response(pool)
+
+    async def delete_pool(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        pool = self.store.delete_pool(account, request.match_info["pool"])
+        if pool is None:
+            return web.Response(status=204)
+        return web.Response(status=202, headers=self._operation_headers(account, pool, request))
+
+    def _operation_headers(self, account: Account, pool: Pool, request: web.Request) -> dict[str, str]:
+        assert pool.delete_started is not None and pool.delete_done is not None
+        operation = f"delete-{pool.name}-{int(pool.delete_started * 1000):X}"
+        remaining = max(pool.delete_done - self.emu.clock.now(), 0.0)
+        retry_after = self.emu.clock.real_seconds(min(remaining, self.emu.timings.delete_retry_after))
+        return {
+            "Location": f"{self.emu.base_url}{account.arm_id}/poolOperationResults/{operation}"
+            f"?api-version={request.query['api-version']}",
+            "Retry-After": str(max(1, math.ceil(retry_after))),
+        }
+
+    async def pool_operation_result(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        operation = request.match_info["operation"]
+        kind, _, rest = operation.partition("-")
+        name, _, token = rest.rpartition("-")
+        if kind != "delete" or not name:
+            raise ServiceError(404, "OperationNotFound", f"The operation '{operation}' does not exist.")
+        pool = self.store.find_pool(account, name, self.emu.clock.now())
+        if (
+            pool is not None
+            and pool.delete_started is not None
+            and f"{int(pool.delete_started * 1000):X}" == token
+        ):
+            return web.Response(status=202, headers=self._operation_headers(account, pool, request))
+        return web.Response(status=204)
+
+    async def stop_resize(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        return self._pool_response(self.store.stop_resize(account, request.match_info["pool"]))
+
+    async def disable_autoscale(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        return self._pool_response(self.store.disable_autoscale(account, request.match_info["pool"]))
+
+
+def _page_size(value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= MAX_PAGE:
+        raise ServiceError(
+            400,
+            "InvalidQueryParameterValue",
+            f"maxresults must be an integer from 1 to {MAX_PAGE}, not '{value}'.",
+        )
+    return size

@@ -1,0 +1,268 @@
+"""Compute nodes: their state at a simulated instant, and their data-plane JSON.
+
+A node stores only the instants at which things happen to it; its state, start-task info and
+extension instance views are computed from the clock when read (no background task per node).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from azbatch_emulator.clock import iso
+from azbatch_emulator.timings import Timings
+
+BATCH_EXTENSION_NAME = "batchNodeExtension"
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+    exit_code: int = 1
+
+
+@dataclass(slots=True)
+class Node:
+    id: str
+    ordinal: int
+    dedicated: bool
+    appear_at: float
+    leave_at: float | None = None
+    gone_at: float | None = None
+    extension_failures: dict[str, Failure] = field(default_factory=dict)
+    start_task_failure: Failure | None = None
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ordinal": self.ordinal,
+            "dedicated": self.dedicated,
+            "appear_at": self.appear_at,
+            "leave_at": self.leave_at,
+            "gone_at": self.gone_at,
+            "extension_failures": {k: vars_of(v) for k, v in self.extension_failures.items()},
+            "start_task_failure": vars_of(self.start_task_failure) if self.start_task_failure else None,
+        }
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> Node:
+        stf = data.get("start_task_failure")
+        return cls(
+            id=data["id"],
+            ordinal=data["ordinal"],
+            dedicated=data["dedicated"],
+            appear_at=data["appear_at"],
+            leave_at=data.get("leave_at"),
+            gone_at=data.get("gone_at"),
+            extension_failures={k: Failure(**v) for k, v in data.get("extension_failures", {}).items()},
+            start_task_failure=Failure(**stf) if stf else None,
+        )
+
+
+def vars_of(failure: Failure) -> dict[str, Any]:
+    return {"code": failure.code, "message": failure.message, "exit_code": failure.exit_code}
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    """What a node needs to know about its pool to compute its state."""
+
+    timings: Timings
+    extensions: list[dict[str, Any]]
+    start_task: dict[str, Any] | None
+    vm_size: str
+    image_reference: dict[str, Any]
+    windows: bool
+    endpoint: str
+    pool_name: str
+
+    @property
+    def extensions_ready_offset(self) -> float:
+        t = self.timings
+        return t.node_creating + t.node_starting + (t.extension_provisioning if self.extensions else 0.0)
+
+    def blocking_failure(self, node: Node) -> Failure | None:
+        """A failed Key Vault extension with requireInitialSync keeps the node from becoming usable."""
+        for ext in self.extensions:
+            failure = node.extension_failures.get(ext.get("name", ""))
+            if failure and requires_initial_sync(ext):
+                return failure
+        return None
+
+
+def requires_initial_sync(extension: dict[str, Any]) -> bool:
+    if not str(extension.get("type", "")).lower().startswith("keyvaultfor"):
+        return False
+    settings = extension.get("settings") or {}
+    sms = settings.get("secretsManagementSettings") or {} if isinstance(settings, dict) else {}
+    return bool(isinstance(sms, dict) and sms.get("requireInitialSync"))
+
+
+def node_state(node: Node, ctx: NodeContext, now: float) -> tuple[str, float]:
+    """(state, since) of the node at `now`, using the data plane's state names."""
+    if node.leave_at is not None and now >= node.leave_at:
+        return "leavingpool", node.leave_at
+    t = ctx.timings
+    started = node.appear_at + t.node_creating
+    if now < started:
+        return "creating", node.appear_at
+    ready = node.appear_at + ctx.extensions_ready_offset
+    if now < ready:
+        return "starting", started
+    if ctx.blocking_failure(node):
+        return "unusable", ready
+    if ctx.start_task:
+        wait = bool(ctx.start_task.get("waitForSuccess", True))
+        done = ready + t.start_task
+        if wait and now < done:
+            return "waitingforstarttask", ready
+        if wait and node.start_task_failure:
+            return "starttaskfailed", done
+        if wait:
+            return "idle", done
+    return "idle", ready
+
+
+def start_task_info(node: Node, ctx: NodeContext, now: float) -> dict[str, Any] | None:
+    if not ctx.start_task:
+        return None
+    begin = node.appear_at + ctx.extensions_ready_offset
+    if now < begin or ctx.blocking_failure(node):
+        return None
+    end = begin + ctx.timings.start_task
+    if now < end:
+        return {"state": "running", "startTime": iso(begin), "retryCount": 0}
+    info: dict[str, Any] = {
+        "state": "completed",
+        "startTime": iso(begin),
+        "endTime": iso(end),
+        "retryCount": 0,
+    }
+    failure = node.start_task_failure
+    if failure:
+        info["exitCode"] = failure.exit_code
+        info["result"] = "failure"
+        info["failureInfo"] = {"category": "usererror", "code": failure.code, "message": failure.message}
+    else:
+        info["exitCode"] = 0
+        info["result"] = "success"
+    return info
+
+
+def node_json(node: Node, ctx: NodeContext, now: float) -> dict[str, Any]:
+    state, since = node_state(node, ctx, now)
+    body: dict[str, Any] = {
+        "id": node.id,
+        "url": f"{ctx.endpoint}/pools/{ctx.pool_name}/nodes/{node.id}",
+        "state": state,
+        "schedulingState": "enabled",
+        "stateTransitionTime": iso(since),
+        "allocationTime": iso(node.appear_at),
+        "ipAddress": f"10.0.{node.ordinal // 250 % 250}.{node.ordinal % 250 + 4}",
+        "affinityId": f"TVM:{node.id}",
+        "vmSize": ctx.vm_size,
+        "totalTasksRun": 0,
+        "totalTasksSucceeded": 0,
+        "runningTasksCount": 0,
+        "runningTaskSlotsCount": 0,
+        "isDedicated": node.dedicated,
+        "virtualMachineInfo": {"imageReference": {**ctx.image_reference, "exactVersion": "latest"}},
+    }
+    if state not in ("creating", "starting"):
+        body["lastBootTime"] = iso(node.appear_at + ctx.timings.node_creating)
+        body["nodeAgentInfo"] = {"version": "1.12.0.0", "lastUpdateTime": body["lastBootTime"]}
+    if ctx.start_task:
+        body["startTask"] = ctx.start_task
+        info = start_task_info(node, ctx, now)
+        if info:
+            body["startTaskInfo"] = info
+    errors = node_errors(node, ctx, state)
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def node_errors(node: Node, ctx: NodeContext, state: str) -> list[dict[str, Any]]:
+    if state == "unusable":
+        failure = ctx.blocking_failure(node)
+        assert failure is not None
+        return [
+            {
+                "code": "VMExtensionProvisioningError",
+                "message": "One or more VM extensions failed to provision; the node cannot run tasks.",
+                "errorDetails": [{"name": "Message", "value": failure.message}],
+            }
+        ]
+    if state == "starttaskfailed" and node.start_task_failure:
+        return [{"code": "StartTaskFailed", "message": node.start_task_failure.message}]
+    return []
+
+
+def _status(code: str, level: str, display: str, message: str, at: float) -> dict[str, Any]:
+    return {"code": code, "level": level, "displayStatus": display, "message": message, "time": iso(at)}
+
+
+def batch_node_extension(ctx: NodeContext) -> dict[str, Any]:
+    if ctx.windows:
+        return {
+            "name": BATCH_EXTENSION_NAME,
+            "publisher": "Microsoft.Compute",
+            "type": "CustomScriptExtension",
+            "typeHandlerVersion": "1.10",
+            "autoUpgradeMinorVersion": True,
+        }
+    return {
+        "name": BATCH_EXTENSION_NAME,
+        "publisher": "Microsoft.Azure.Extensions",
+        "type": "CustomScript",
+        "typeHandlerVersion": "2.0",
+        "autoUpgradeMinorVersion": True,
+    }
+
+
+def _success_message(extension: dict[str, Any], done: float) -> str:
+    kind = str(extension.get("type", ""))
+    if extension.get("name") == BATCH_EXTENSION_NAME:
+        return "Enable succeeded: Enabling and starting agent and controller"
+    if kind.lower().startswith("keyvaultfor"):
+        return f"Successfully started Key Vault extension service. {iso(done)[:19]}Z"
+    return "ExtensionOperation:enable. Status:Success"
+
+
+def extension_views(node: Node, ctx: NodeContext, now: float) -> list[dict[str, Any]]:
+    """The data plane's `BatchNodeVMExtension` list: Batch's own agent extension first."""
+    t = ctx.timings
+    agent_done = node.appear_at + t.node_creating + t.node_starting / 2
+    user_done = node.appear_at + ctx.extensions_ready_offset
+    views = [_view(batch_node_extension(ctx), None, agent_done, now)]
+    for ext in ctx.extensions:
+        public = {k: v for k, v in ext.items() if k != "protectedSettings"}
+        views.append(_view(public, node.extension_failures.get(ext.get("name", "")), user_done, now))
+    return views
+
+
+def _view(extension: dict[str, Any], failure: Failure | None, done: float, now: float) -> dict[str, Any]:
+    name = extension.get("name", "")
+    if now < done:
+        status = _status(
+            "ProvisioningState/transitioning", "Info", "Transitioning", "Enable in progress", now
+        )
+        provisioning = "Creating"
+    elif failure:
+        status = _status(failure.code, "Error", "Provisioning failed", failure.message, done)
+        provisioning = "Failed"
+    else:
+        status = _status(
+            "ProvisioningState/succeeded",
+            "Info",
+            "Provisioning succeeded",
+            _success_message(extension, done),
+            done,
+        )
+        provisioning = "Succeeded"
+    return {
+        "provisioningState": provisioning,
+        "vmExtension": extension,
+        "instanceView": {"name": name, "statuses": [status]},
+    }

@@ -1,0 +1,392 @@
+"""A Batch pool: its stored body, its resize/deletion timeline and its ARM JSON at any instant.
+
+The simulation is lazy: a resize records when each node appears or leaves, and every read
+computes the allocation state and node counts from the clock.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from azbatch_emulator.clock import iso
+from azbatch_emulator.nodes import Failure, Node, NodeContext
+from azbatch_emulator.scripts import Script
+from azbatch_emulator.timings import Timings
+
+_etag_counter = itertools.count(1)
+_CORES = re.compile(r"^(?:standard_|basic_)?[a-z]+?(\d+)", re.IGNORECASE)
+_ASSIGN = re.compile(r"^\s*\$(\w+)\s*=\s*(.+?)\s*$")
+
+
+def new_etag(now: float) -> str:
+    return f'W/"0x8D{int(now * 1e6) % 0xFFFFFFFFFFFF:012X}{next(_etag_counter) % 0xFFF:03X}"'
+
+
+def cores_of(vm_size: str) -> int:
+    """vCPUs of a VM size, read from its name (`Standard_D4s_v5` -> 4)."""
+    match = _CORES.match(vm_size or "")
+    return max(int(match.group(1)), 1) if match else 1
+
+
+def evaluate_formula(formula: str) -> tuple[int, int, str]:
+    """Targets from an autoscale formula. Constant assignments are honoured; anything else yields 0."""
+    values = {"TargetDedicatedNodes": 0, "TargetLowPriorityNodes": 0}
+    option = "requeue"
+    for statement in re.split(r"[;\n]", formula):
+        match = _ASSIGN.match(statement)
+        if not match:
+            continue
+        name, expr = match.groups()
+        if name in values and re.fullmatch(r"\d+", expr):
+            values[name] = int(expr)
+        elif name == "NodeDeallocationOption":
+            option = expr.strip()
+    results = (
+        f"$TargetDedicatedNodes={values['TargetDedicatedNodes']};"
+        f"$TargetLowPriorityNodes={values['TargetLowPriorityNodes']};$NodeDeallocationOption={option}"
+    )
+    return values["TargetDedicatedNodes"], values["TargetLowPriorityNodes"], results
+
+
+@dataclass
+class Resize:
+    start: float
+    end: float
+    target_dedicated: int
+    target_low_priority: int
+    timeout: str
+    deallocation: str = "Requeue"
+    errors: list[dict[str, str]] = field(default_factory=list)
+    stopping: bool = False
+
+
+class Pool:
+    def __init__(self, *, arm_id: str, name: str, body: dict[str, Any], now: float, timings: Timings) -> None:
+        self.arm_id = arm_id
+        self.name = name
+        self.body = body
+        self.timings = timings
+        self.created = now
+        self.last_modified = now
+        self.etag = new_etag(now)
+        self.provisioning_since = now
+        self.delete_started: float | None = None
+        self.delete_done: float | None = None
+        self.resize: Resize | None = None
+        self.allocation_since = now
+        self.nodes: list[Node] = []
+        self.next_ordinal = 0
+        self.autoscale_run: dict[str, Any] | None = None
+        self._hash = zlib.crc32(arm_id.lower().encode()) % 10**10
+
+    # --- reading ---------------------------------------------------------------------------
+    @property
+    def properties(self) -> dict[str, Any]:
+        props: dict[str, Any] = self.body.setdefault("properties", {})
+        return props
+
+    @property
+    def deleting(self) -> bool:
+        return self.delete_started is not None
+
+    def deleted(self, now: float) -> bool:
+        return self.delete_done is not None and now >= self.delete_done
+
+    def vm_config(self) -> dict[str, Any]:
+        dc = self.properties.get("deploymentConfiguration") or {}
+        vmc = dc.get("virtualMachineConfiguration") or {}
+        return vmc if isinstance(vmc, dict) else {}
+
+    def cores_per_node(self) -> int:
+        return cores_of(str(self.properties.get("vmSize", "")))
+
+    def prune(self, now: float) -> None:
+        if any(n.gone_at is not None and n.gone_at <= now for n in self.nodes):
+            self.nodes = [n for n in self.nodes if n.gone_at is None or n.gone_at > now]
+
+    def present_nodes(self, now: float) -> list[Node]:
+        return [n for n in self.nodes if n.appear_at <= now and (n.gone_at is None or n.gone_at > now)]
+
+    def counts(self, now: float) -> tuple[int, int]:
+        dedicated = low = 0
+        for n in self.nodes:
+            if n.appear_at <= now and (n.gone_at is None or n.gone_at > now):
+                if n.dedicated:
+                    dedicated += 1
+                else:
+                    low += 1
+        return dedicated, low
+
+    def committed(self, dedicated: bool) -> int:
+        """Nodes of one kind that hold quota: present or on their way, not leaving."""
+        return sum(1 for n in self.nodes if n.dedicated == dedicated and n.leave_at is None)
+
+    def allocation_state(self, now: float) -> str:
+        if self.deleting:
+            return "Resizing"
+        if self.resize and now < self.resize.end:
+            return "Stopping" if self.resize.stopping else "Resizing"
+        return "Steady"
+
+    def is_steady_and_empty(self, now: float) -> bool:
+        return self.allocation_state(now) == "Steady" and self.counts(now) == (0, 0)
+
+    def node_context(self, endpoint: str) -> NodeContext:
+        vmc = self.vm_config()
+        start_task = self.properties.get("startTask")
+        return NodeContext(
+            timings=self.timings,
+            extensions=list(vmc.get("extensions") or []),
+            start_task=start_task if isinstance(start_task, dict) else None,
+            vm_size=str(self.properties.get("vmSize", "")).lower(),
+            image_reference=dict(vmc.get("imageReference") or {}),
+            windows="windows" in str(vmc.get("nodeAgentSkuId", "")).lower(),
+            endpoint=endpoint,
+            pool_name=self.name,
+        )
+
+    # --- scale -----------------------------------------------------------------------------
+    def desired_targets(self, now: float) -> tuple[int, int, str, str]:
+        """(dedicated, low priority, resizeTimeout, nodeDeallocationOption) from scaleSettings."""
+        scale = self.properties.get("scaleSettings") or {}
+        auto = scale.get("autoScale")
+        if isinstance(auto, dict):
+            dedicated, low, results = evaluate_formula(str(auto.get("formula", "")))
+            self.autoscale_run = {"evaluationTime": iso(now), "results": results}
+            return dedicated, low, "PT15M", "Requeue"
+        self.autoscale_run = None
+        fixed = scale.get("fixedScale") or {}
+        return (
+            int(fixed.get("targetDedicatedNodes", 0) or 0),
+            int(fixed.get("targetLowPriorityNodes", 0) or 0),
+            str(fixed.get("resizeTimeout", "PT15M")),
+            str(fixed.get("nodeDeallocationOption", "Requeue")),
+        )
+
+    def resize_to(
+        self,
+        now: float,
+        *,
+        targets: tuple[int, int, str, str],
+        timeout_seconds: float,
+        free_cores: tuple[float, float],
+        scripts: list[Script],
+    ) -> None:
+        """Start a resize towards the targets (quota and timeout decide how far it gets)."""
+        self.prune(now)
+        dedicated, low, timeout, deallocation = targets
+        errors: list[dict[str, str]] = []
+        allocation = next(
+            (s.allocation_seconds for s in scripts if s.kind == "allocation" and s.matches_pool(self.name)),
+            None,
+        )
+        ends = [now]
+        for is_dedicated, target, free in ((True, dedicated, free_cores[0]), (False, low, free_cores[1])):
+            have = [n for n in self.nodes if n.dedicated == is_dedicated and n.leave_at is None]
+            if target < len(have):
+                ends.append(self._shrink(now, have, len(have) - target))
+                continue
+            wanted = target - len(have)
+            allowed = int(free // self.cores_per_node())
+            if wanted > allowed:
+                errors.append(
+                    {
+                        "code": "AccountCoreQuotaReached"
+                        if is_dedicated
+                        else "AccountLowPriorityCoreQuotaReached",
+                        "message": "The specified account has reached VM core quota limit",
+                    }
+                )
+                wanted = max(allowed, 0)
+            if wanted:
+                duration = (
+                    allocation
+                    if allocation is not None
+                    else self.timings.allocation_base + self.timings.allocation_per_node * wanted
+                )
+                ends.append(self._grow(now, wanted, is_dedicated, duration, timeout_seconds, errors, scripts))
+        self.resize = Resize(
+            start=now,
+            end=max(ends),
+            target_dedicated=dedicated,
+            target_low_priority=low,
+            timeout=timeout,
+            deallocation=deallocation,
+            errors=errors,
+        )
+        self.allocation_since = now
+
+    def _shrink(self, now: float, have: list[Node], count: int) -> float:
+        doomed = sorted(have, key=lambda n: n.appear_at, reverse=True)[:count]
+        future = {id(n) for n in doomed if n.appear_at > now}
+        self.nodes = [n for n in self.nodes if id(n) not in future]
+        gone = now + self.timings.node_leaving
+        for n in doomed:
+            if id(n) not in future:
+                n.leave_at, n.gone_at = now, gone
+        return gone if len(future) < len(doomed) else now + self.timings.stop_resize
+
+    def _grow(
+        self,
+        now: float,
+        count: int,
+        dedicated: bool,
+        duration: float,
+        timeout: float,
+        errors: list[dict[str, str]],
+        scripts: list[Script],
+    ) -> float:
+        first = min(self.timings.allocation_base, duration)
+        deadline = now + timeout
+        end = now
+        for i in range(count):
+            appear = now + first + (duration - first) * (i + 1) / count
+            if appear > deadline:
+                errors.append(
+                    {
+                        "code": "AllocationTimedout",
+                        "message": "Desired number of dedicated nodes could not be allocated as the resize "
+                        "timeout was reached",
+                    }
+                )
+                return deadline
+            self.nodes.append(self._new_node(now, appear, dedicated, scripts))
+            end = appear
+        return end
+
+    def _new_node(self, now: float, appear: float, dedicated: bool, scripts: list[Script]) -> Node:
+        ordinal = self.next_ordinal
+        self.next_ordinal += 1
+        stamp = iso(now)[:19].replace("-", "").replace(":", "").lower()
+        node = Node(
+            id=f"tvm-{self._hash}_{ordinal + 1}-{stamp}z",
+            ordinal=ordinal,
+            dedicated=dedicated,
+            appear_at=appear,
+        )
+        extensions = self.vm_config().get("extensions") or []
+        for script in scripts:
+            if not script.matches_pool(self.name) or not script.fails(ordinal):
+                continue
+            if script.kind == "extension":
+                for ext in extensions:
+                    if script.extension in (ext.get("name"), ext.get("type")):
+                        node.extension_failures[ext["name"]] = Failure(script.code, script.message)
+            elif script.kind == "start_task":
+                node.start_task_failure = Failure(script.code, script.message, script.exit_code)
+        return node
+
+    def stop_resize(self, now: float) -> None:
+        if not self.resize or now >= self.resize.end:
+            return
+        self.nodes = [n for n in self.nodes if n.appear_at <= now]
+        self.resize.end = now + self.timings.stop_resize
+        self.resize.stopping = True
+        self.allocation_since = now
+
+    def start_delete(self, now: float) -> None:
+        self.prune(now)
+        self.delete_started = now
+        self.provisioning_since = now
+        self.delete_done = now + self.timings.deletion_base + self.timings.deletion_per_node * len(self.nodes)
+        self.nodes = [n for n in self.nodes if n.appear_at <= now]
+        for n in self.nodes:
+            if n.leave_at is None:
+                n.leave_at = now
+            n.gone_at = min(n.gone_at or self.delete_done, self.delete_done)
+        self.resize = None
+        self.allocation_since = now
+
+    def touch(self, now: float) -> None:
+        self.last_modified = now
+        self.etag = new_etag(now)
+
+    # --- rendering -------------------------------------------------------------------------
+    def arm_json(self, now: float) -> dict[str, Any]:
+        props = copy.deepcopy(self.properties)
+        props.setdefault("interNodeCommunication", "Disabled")
+        props.setdefault("taskSlotsPerNode", 1)
+        props.setdefault("taskSchedulingPolicy", {"nodeFillType": "Spread"})
+        props.setdefault(
+            "scaleSettings", {"fixedScale": {"targetDedicatedNodes": 0, "targetLowPriorityNodes": 0}}
+        )
+        dedicated, low = self.counts(now)
+        props.update(
+            {
+                "provisioningState": "Deleting" if self.deleting else "Succeeded",
+                "provisioningStateTransitionTime": iso(self.provisioning_since),
+                "allocationState": self.allocation_state(now),
+                "allocationStateTransitionTime": iso(
+                    self.resize.end if self.resize and now >= self.resize.end else self.allocation_since
+                ),
+                "creationTime": iso(self.created),
+                "lastModified": iso(self.last_modified),
+                "currentDedicatedNodes": dedicated,
+                "currentLowPriorityNodes": low,
+            }
+        )
+        if self.resize:
+            status: dict[str, Any] = {
+                "targetDedicatedNodes": self.resize.target_dedicated,
+                "targetLowPriorityNodes": self.resize.target_low_priority,
+                "resizeTimeout": self.resize.timeout,
+                "nodeDeallocationOption": self.resize.deallocation,
+                "startTime": iso(self.resize.start),
+            }
+            if self.resize.errors and now >= self.resize.end:
+                status["errors"] = self.resize.errors
+            props["resizeOperationStatus"] = status
+        if self.autoscale_run:
+            props["autoScaleRun"] = self.autoscale_run
+        body: dict[str, Any] = {
+            "id": self.arm_id,
+            "name": self.name,
+            "type": "Microsoft.Batch/batchAccounts/pools",
+            "etag": self.etag,
+            "properties": props,
+        }
+        for key in ("identity", "tags"):
+            if key in self.body:
+                body[key] = copy.deepcopy(self.body[key])
+        return body
+
+    # --- persistence -----------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "arm_id": self.arm_id,
+            "name": self.name,
+            "body": self.body,
+            "created": self.created,
+            "last_modified": self.last_modified,
+            "etag": self.etag,
+            "provisioning_since": self.provisioning_since,
+            "delete_started": self.delete_started,
+            "delete_done": self.delete_done,
+            "resize": asdict(self.resize) if self.resize else None,
+            "allocation_since": self.allocation_since,
+            "nodes": [n.to_state() for n in self.nodes],
+            "next_ordinal": self.next_ordinal,
+            "autoscale_run": self.autoscale_run,
+        }
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any], timings: Timings) -> Pool:
+        pool = cls(
+            arm_id=data["arm_id"], name=data["name"], body=data["body"], now=data["created"], timings=timings
+        )
+        pool.last_modified = data["last_modified"]
+        pool.etag = data["etag"]
+        pool.provisioning_since = data["provisioning_since"]
+        pool.delete_started = data["delete_started"]
+        pool.delete_done = data["delete_done"]
+        pool.resize = Resize(**data["resize"]) if data.get("resize") else None
+        pool.allocation_since = data["allocation_since"]
+        pool.nodes = [Node.from_state(n) for n in data["nodes"]]
+        pool.next_ordinal = data["next_ordinal"]
+        pool.autoscale_run = data.get("autoscale_run")
+        return pool

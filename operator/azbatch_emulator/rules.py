@@ -1,0 +1,367 @@
+"""The service's rules for pool bodies, answered with the service's error codes.
+
+Every refusal says what to do. Secrets are removed from a body before it is stored, so they can
+neither be returned nor persisted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from azbatch_emulator.clock import parse_duration
+from azbatch_emulator.errors import ServiceError
+from azbatch_emulator.timings import Timings
+
+MGMT_API_VERSIONS = ("2024-07-01", "2025-06-01")
+"""Known management api-versions; any later dated version is accepted as well."""
+OLDEST_MGMT_API_VERSION = "2024-07-01"
+OLDEST_BATCH_API_VERSION = "2024-07-01"
+_API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\d+\.\d+)?(?:-preview)?$")
+POOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+
+ZERO_NODE_ONLY = (
+    "vmSize",
+    "deploymentConfiguration",
+    "networkConfiguration",
+    "userAccounts",
+    "mountConfiguration",
+    "taskSlotsPerNode",
+    "taskSchedulingPolicy",
+    "interNodeCommunication",
+    "upgradePolicy",
+    "resourceTags",
+    "applicationLicenses",
+    "displayName",
+)
+"""Properties the 2024-07-01+ API lets a PATCH/PUT change only while the pool is steady at zero nodes."""
+
+PROPERTY_DEFAULTS: dict[str, Any] = {
+    "interNodeCommunication": "Disabled",
+    "taskSlotsPerNode": 1,
+    "taskSchedulingPolicy": {"nodeFillType": "Spread"},
+}
+
+RESERVED_EXTENSION_TYPES = ("customscript", "customscriptextension")
+CUSTOM_IMAGE_MAX_DEDICATED = 2500
+CUSTOM_IMAGE_MAX_LOW_PRIORITY = 1000
+MAX_TASK_SLOTS = 256
+
+
+def invalid_value(path: str, value: Any, reason: str) -> ServiceError:
+    return ServiceError(
+        400,
+        "InvalidPropertyValue",
+        f"The value provided for {path} is invalid: {reason}",
+        details=[
+            ("PropertyName", path.rsplit(".", 1)[-1]),
+            ("PropertyValue", str(value)[:200]),
+            ("Reason", reason),
+        ],
+        target=path,
+    )
+
+
+def missing(path: str, hint: str) -> ServiceError:
+    return ServiceError(
+        400,
+        "MissingRequiredProperty",
+        f"The property {path} is required. {hint}",
+        details=[("PropertyName", path.rsplit(".", 1)[-1]), ("PropertyPath", path)],
+        target=path,
+    )
+
+
+# --- api-version ----------------------------------------------------------------------------
+def check_mgmt_api_version(value: str | None) -> None:
+    if not value:
+        raise ServiceError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    match = _API_VERSION.match(value)
+    if not match:
+        raise ServiceError(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{value}' is invalid. The supported versions are '{','.join(MGMT_API_VERSIONS)}'.",
+        )
+    if value not in MGMT_API_VERSIONS and not _dated_and_recent(match.group(1), OLDEST_MGMT_API_VERSION):
+        raise ServiceError(
+            400,
+            "NoRegisteredProviderFound",
+            f"No registered resource provider found for API version '{value}' and type 'batchAccounts'. "
+            f"The supported api-versions are '{', '.join(MGMT_API_VERSIONS)}' (and later).",
+        )
+
+
+def check_batch_api_version(value: str | None) -> None:
+    match = _API_VERSION.match(value or "")
+    if not value or not match or not _dated_and_recent(match.group(1), OLDEST_BATCH_API_VERSION):
+        raise ServiceError(
+            400,
+            "InvalidQueryParameterValue",
+            "Value for one of the query parameters specified in the request URI is invalid.",
+            details=[
+                ("QueryParameterName", "api-version"),
+                ("QueryParameterValue", str(value)),
+                (
+                    "Reason",
+                    f"The api-version must be {OLDEST_BATCH_API_VERSION} or later (azure-batch 15 sends 2025-06-01).",
+                ),
+            ],
+        )
+
+
+def _dated_and_recent(date: str, oldest: str) -> bool:
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        return False
+    return date >= oldest and day <= dt.date.today() + dt.timedelta(days=366)
+
+
+# --- names ------------------------------------------------------------------------------------
+def check_pool_name(name: str) -> None:
+    if not POOL_NAME.match(name):
+        raise ServiceError(
+            400,
+            "InvalidParameter",
+            f"The pool name '{name[:80]}' is invalid: use 1-64 letters, digits, hyphens or underscores.",
+            target="poolName",
+        )
+
+
+def check_account_name(name: str) -> None:
+    if not ACCOUNT_NAME.match(name):
+        raise ServiceError(
+            400,
+            "AccountNameInvalid",
+            f"The account name '{name[:80]}' is invalid: use 3-24 lowercase letters and digits.",
+            target="accountName",
+        )
+
+
+# --- secrets ----------------------------------------------------------------------------------
+def _items(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, list):
+        yield from (v for v in value if isinstance(v, dict))
+
+
+def strip_secrets(body: dict[str, Any]) -> dict[str, Any]:
+    """Drop protectedSettings, passwords, keys and SAS tokens in place (Azure never returns them)."""
+    props = body.get("properties")
+    if not isinstance(props, dict):
+        return body
+    vmc = (props.get("deploymentConfiguration") or {}).get("virtualMachineConfiguration") or {}
+    if isinstance(vmc, dict):
+        for ext in _items(vmc.get("extensions")):
+            ext.pop("protectedSettings", None)
+        for registry in _items((vmc.get("containerConfiguration") or {}).get("containerRegistries")):
+            registry.pop("password", None)
+    for user in _items(props.get("userAccounts")):
+        user.pop("password", None)
+        if isinstance(user.get("linuxUserConfiguration"), dict):
+            user["linuxUserConfiguration"].pop("sshPrivateKey", None)
+    for mount in _items(props.get("mountConfiguration")):
+        for kind, secrets in (
+            ("azureBlobFileSystemConfiguration", ("accountKey", "sasKey")),
+            ("azureFileShareConfiguration", ("accountKey",)),
+            ("cifsMountConfiguration", ("password",)),
+        ):
+            if isinstance(mount.get(kind), dict):
+                for secret in secrets:
+                    mount[kind].pop(secret, None)
+    start_task = props.get("startTask")
+    if isinstance(start_task, dict):
+        registry = (start_task.get("containerSettings") or {}).get("registry")
+        if isinstance(registry, dict):
+            registry.pop("password", None)
+    return body
+
+
+# --- pool bodies ------------------------------------------------------------------------------
+def validate_pool_properties(props: Any, *, timings: Timings) -> None:
+    """Rules a create or a full replace must satisfy."""
+    if not isinstance(props, dict):
+        raise missing(
+            "properties", "Send the pool's properties object (vmSize, deploymentConfiguration, ...)."
+        )
+    if not props.get("vmSize"):
+        raise missing("properties.vmSize", "Give a VM size such as 'STANDARD_D2S_V3'.")
+    vmc = (props.get("deploymentConfiguration") or {}).get("virtualMachineConfiguration")
+    if not isinstance(vmc, dict):
+        raise missing(
+            "properties.deploymentConfiguration.virtualMachineConfiguration",
+            "Pools must use Virtual Machine Configuration (Cloud Services Configuration is retired).",
+        )
+    _validate_vm_configuration(vmc)
+    validate_mutable_properties(props, timings=timings)
+    _validate_custom_image_caps(props, vmc)
+    slots = props.get("taskSlotsPerNode", 1)
+    if not isinstance(slots, int) or isinstance(slots, bool) or not 1 <= slots <= MAX_TASK_SLOTS:
+        raise invalid_value(
+            "properties.taskSlotsPerNode", slots, f"must be an integer from 1 to {MAX_TASK_SLOTS}."
+        )
+    inc = props.get("interNodeCommunication", "Disabled")
+    if inc not in ("Enabled", "Disabled"):
+        raise invalid_value("properties.interNodeCommunication", inc, "must be 'Enabled' or 'Disabled'.")
+
+
+def validate_mutable_properties(props: dict[str, Any], *, timings: Timings) -> None:
+    """Rules for properties that a PATCH may carry on its own."""
+    if "scaleSettings" in props:
+        _validate_scale_settings(props["scaleSettings"], timings)
+    metadata = props.get("metadata")
+    if metadata is not None and (
+        not isinstance(metadata, list)
+        or not all(isinstance(m, dict) and isinstance(m.get("name"), str) and "value" in m for m in metadata)
+    ):
+        raise invalid_value(
+            "properties.metadata", metadata, "must be a list of {'name': ..., 'value': ...} items."
+        )
+    vmc = (props.get("deploymentConfiguration") or {}).get("virtualMachineConfiguration")
+    if "deploymentConfiguration" in props and isinstance(vmc, dict):
+        _validate_vm_configuration(vmc)
+
+
+def _validate_vm_configuration(vmc: dict[str, Any]) -> None:
+    base = "properties.deploymentConfiguration.virtualMachineConfiguration"
+    image = vmc.get("imageReference")
+    if not isinstance(image, dict) or not (
+        image.get("id") or (image.get("publisher") and image.get("offer"))
+    ):
+        raise missing(
+            f"{base}.imageReference",
+            "Give publisher/offer/sku/version, or an Azure Compute Gallery image id.",
+        )
+    if not vmc.get("nodeAgentSkuId"):
+        raise missing(
+            f"{base}.nodeAgentSkuId",
+            "Give the node agent SKU matching the image, e.g. 'batch.node.ubuntu 22.04'.",
+        )
+    image_id = str(image.get("id", ""))
+    if "/providers/microsoft.compute/images/" in image_id.lower():
+        raise invalid_value(
+            f"{base}.imageReference.id",
+            image_id,
+            "Managed images (Microsoft.Compute/images) for Batch pools were retired after 31 March 2026. "
+            "Publish the image to an Azure Compute Gallery and reference the gallery image version instead.",
+        )
+    names: set[str] = set()
+    for index, ext in enumerate(vmc.get("extensions") or []):
+        path = f"{base}.extensions[{index}]"
+        if not isinstance(ext, dict):
+            raise invalid_value(path, ext, "each extension must be an object.")
+        for key in ("name", "publisher", "type"):
+            if not ext.get(key):
+                raise missing(f"{path}.{key}", "Every extension needs name, publisher and type.")
+        if str(ext["type"]).lower() in RESERVED_EXTENSION_TYPES:
+            raise invalid_value(
+                f"{path}.type",
+                ext["type"],
+                "The CustomScript extension type is reserved for the Azure Batch service and can't be used; "
+                "use a start task to run scripts on the nodes.",
+            )
+        if str(ext["name"]).lower() in names:
+            raise invalid_value(
+                f"{path}.name", ext["name"], "extension names must be unique within the pool."
+            )
+        names.add(str(ext["name"]).lower())
+
+
+def _validate_scale_settings(scale: Any, timings: Timings) -> None:
+    path = "properties.scaleSettings"
+    if not isinstance(scale, dict):
+        raise invalid_value(path, scale, "must be an object with fixedScale or autoScale.")
+    if scale.get("fixedScale") and scale.get("autoScale"):
+        raise invalid_value(path, "fixedScale+autoScale", "give either fixedScale or autoScale, not both.")
+    fixed = scale.get("fixedScale")
+    if isinstance(fixed, dict):
+        for key in ("targetDedicatedNodes", "targetLowPriorityNodes"):
+            value = fixed.get(key, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise invalid_value(f"{path}.fixedScale.{key}", value, "must be a non-negative integer.")
+        if "resizeTimeout" in fixed:
+            _validate_duration(
+                f"{path}.fixedScale.resizeTimeout", fixed["resizeTimeout"], timings.min_resize_timeout
+            )
+        option = fixed.get("nodeDeallocationOption", "Requeue")
+        if option not in ("Requeue", "Terminate", "TaskCompletion", "RetainedData"):
+            raise invalid_value(
+                f"{path}.fixedScale.nodeDeallocationOption",
+                option,
+                "must be Requeue, Terminate, TaskCompletion or RetainedData.",
+            )
+    auto = scale.get("autoScale")
+    if auto is not None:
+        if not isinstance(auto, dict) or not auto.get("formula"):
+            raise missing(f"{path}.autoScale.formula", "An autoscale setting needs a formula.")
+        if "evaluationInterval" in auto:
+            _validate_duration(
+                f"{path}.autoScale.evaluationInterval", auto["evaluationInterval"], 300.0, 168 * 3600.0
+            )
+
+
+def _validate_duration(path: str, value: Any, minimum: float, maximum: float | None = None) -> None:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise invalid_value(path, value, f"{exc}.") from exc
+    if seconds < minimum or (maximum is not None and seconds > maximum):
+        limit = f"at least {minimum / 60:g} minutes" + (
+            f" and at most {maximum / 3600:g} hours" if maximum else ""
+        )
+        raise invalid_value(path, value, f"must be {limit}.")
+
+
+def _validate_custom_image_caps(props: dict[str, Any], vmc: dict[str, Any]) -> None:
+    if not (vmc.get("imageReference") or {}).get("id"):
+        return
+    fixed = (props.get("scaleSettings") or {}).get("fixedScale") or {}
+    for key, cap in (
+        ("targetDedicatedNodes", CUSTOM_IMAGE_MAX_DEDICATED),
+        ("targetLowPriorityNodes", CUSTOM_IMAGE_MAX_LOW_PRIORITY),
+    ):
+        value = fixed.get(key, 0)
+        if isinstance(value, int) and value > cap:
+            raise invalid_value(
+                f"properties.scaleSettings.fixedScale.{key}",
+                value,
+                f"pools from a custom image allow at most {CUSTOM_IMAGE_MAX_DEDICATED} dedicated and "
+                f"{CUSTOM_IMAGE_MAX_LOW_PRIORITY} Spot/low-priority nodes; split the workload over several pools.",
+            )
+
+
+def effective(props: dict[str, Any], key: str) -> Any:
+    return props.get(key, PROPERTY_DEFAULTS.get(key))
+
+
+def check_zero_node_change(
+    old: dict[str, Any], new: dict[str, Any], *, steady_and_empty: bool, replace: bool
+) -> None:
+    """Refuse a change to a zero-node-only property while the pool has nodes or is resizing.
+
+    A PATCH (`replace=False`) changes only the properties it names; a PUT replaces them all.
+    """
+    if steady_and_empty:
+        return
+    for key in ZERO_NODE_ONLY:
+        if (replace or key in new) and effective(new, key) != effective(old, key):
+            raise ServiceError(
+                400,
+                "PropertyCannotBeUpdated",
+                f"A property that cannot be updated was specified as part of the request: '{key}' can only be "
+                "changed while the pool is steady with zero nodes. Resize the pool to 0, wait for "
+                "allocationState Steady, then update it (or recreate the pool).",
+                details=[
+                    ("Reason", "A property that cannot be updated was specified as part of the request."),
+                    ("PropertyName", key),
+                    ("PropertyPath", f"properties.{key}"),
+                ],
+                target="BatchAccount",
+            )
