@@ -1,16 +1,18 @@
-"""`azbatch-operator crd` (placeholder until its issue lands)."""
+"""`azbatch-operator crd`: print the BatchPool CustomResourceDefinition generated from the models."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from azbatch_operator.crd import CRD_FILES, render_crd_yaml
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.epilog = f"The same file is kept in {' and '.join(CRD_FILES)}; apply it with kubectl apply -f -."
 
 
 def run(args: argparse.Namespace) -> int:
     del args
-    print("azbatch-operator crd: not implemented yet", file=sys.stderr)
-    return 1
+    sys.stdout.write(render_crd_yaml())
+    return 0

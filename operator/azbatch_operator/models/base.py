@@ -15,6 +15,7 @@ class ArmModel(BaseModel):
         validate_by_name=True,
         serialize_by_alias=True,
         extra="forbid",
+        strict=True,  # as the API server: "5" is not an integer, 1 is not a boolean
         frozen=True,
         use_attribute_docstrings=False,
     )
