@@ -405,6 +405,47 @@ class KubeStandIn(kmock.KubernetesEmulator):
 
     # -- answers (kmock fallbacks) ----------------------------------------------------------------
 
+    async def _serve_version(self, request: rendering.Request) -> rendering.Payload:
+        """``/api/v1`` and ``/apis/GROUP/VERSION`` as the API server lists them.
+
+        kmock repeats a resource's short names and verbs on its subresources, so kubectl finds
+        ``ns`` ambiguous (``namespaces/status``) and refuses it; the API server gives
+        subresources no short names, no singular name and only get/patch/update.
+        """
+        assert request.resource is not None
+        wanted = (request.resource.group or "", request.resource.version or "")
+        entries: list[dict[str, Any]] = []
+        for resource in sorted(self._get_resources(), key=lambda r: r.plural or ""):
+            spec = self.spec_for(resource)
+            if spec is None or (spec.group, spec.version) != wanted:
+                continue
+            info = self.resources[resource]
+            common: dict[str, Any] = {"namespaced": spec.namespaced, "kind": spec.kind}
+            entry = {
+                "name": spec.plural,
+                "singularName": spec.singular,
+                "verbs": sorted(info.verbs or ALL_VERBS),
+            }
+            entry |= common
+            entry |= {"shortNames": sorted(spec.short_names)} if spec.short_names else {}
+            entry |= {"categories": sorted(info.categories)} if info.categories else {}
+            entries.append(entry)
+            for sub in sorted(info.subresources):
+                sub_entry = {
+                    "name": f"{spec.plural}/{sub}",
+                    "singularName": "",
+                    "verbs": ["get", "patch", "update"],
+                }
+                entries.append(sub_entry | common)
+        if not entries and wanted[0]:
+            raise errors.resource_not_found()
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": "/".join(part for part in wanted if part),
+            "resources": entries,
+        }
+
     def _spec_of(self, request: rendering.Request) -> ResourceSpec:
         assert request.resource is not None
         spec = self.spec_for(request.resource)
@@ -468,7 +509,11 @@ class KubeStandIn(kmock.KubernetesEmulator):
     async def _serve_delete(self, request: rendering.Request) -> rendering.Payload:
         return self._results[request]
 
-    async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[rendering.Payload]:
+    def _serve_watch(self, request: rendering.Request) -> rendering.Payload:  # type: ignore[override]
+        # The API server streams watch events as application/json (kubectl refuses octet-stream).
+        return rendering.Response(headers={"Content-Type": "application/json"}, payload=self._watch(request))
+
+    async def _watch(self, request: rendering.Request) -> AsyncIterator[rendering.Payload]:
         spec = self._spec_of(request)
         assert request.resource is not None and self._changed is not None
         predicate = self._predicate(request)

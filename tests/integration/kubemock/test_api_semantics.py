@@ -103,8 +103,12 @@ def test_failed_resource_version_test_in_json_patch_is_422(client: KubeClient, m
     path = f"{WIDGETS}/w1"
 
     with pytest.raises(KubeApiError) as error:
-        client.request("PATCH", path, [{"op": "test", "path": "/metadata/resourceVersion", "value": fresh}, add_finalizer],
-                       content_type="application/json-patch+json")  # fmt: skip
+        client.request(
+            "PATCH",
+            path,
+            [{"op": "test", "path": "/metadata/resourceVersion", "value": fresh}, add_finalizer],
+            content_type="application/json-patch+json",
+        )
     assert status_of(error) == (422, "Invalid")
 
     current = client.get(manifest)["metadata"]["resourceVersion"]  # type: ignore[index]
@@ -179,9 +183,15 @@ def test_list_honours_label_and_field_selectors(client: KubeClient, make_widget:
 def test_table_answer_uses_the_printer_columns(client: KubeClient, make_widget: Any) -> None:
     manifest = make_widget("w1", size=4)
     client.create(manifest)
-    client.patch(manifest, {"status": {"conditions": [{"type": "Other", "status": "False"},
-                                                      {"type": "Ready", "status": "True"}]}},
-                 subresource="status")  # fmt: skip
+    client.patch(
+        manifest,
+        {
+            "status": {
+                "conditions": [{"type": "Other", "status": "False"}, {"type": "Ready", "status": "True"}]
+            }
+        },
+        subresource="status",
+    )
     request = urllib.request.Request(
         f"{client.url}{WIDGETS}",
         headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"},
@@ -200,10 +210,15 @@ def test_not_found_and_already_exists_are_status_objects(client: KubeClient, mak
     with pytest.raises(KubeApiError) as error:
         client.request("GET", f"{WIDGETS}/nope")
     assert error.value.body == {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": 'widgets.example.dev "nope" not found', "reason": "NotFound",
-        "details": {"name": "nope", "group": "example.dev", "kind": "widgets"}, "code": 404,
-    }  # fmt: skip
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'widgets.example.dev "nope" not found',
+        "reason": "NotFound",
+        "details": {"name": "nope", "group": "example.dev", "kind": "widgets"},
+        "code": 404,
+    }
 
     client.create(make_widget("w1"))
     with pytest.raises(KubeApiError) as error:
@@ -231,15 +246,27 @@ def test_strategic_merge_patch_is_refused_for_custom_resources_only(
     manifest = make_widget("w1")
     client.create(manifest)
     with pytest.raises(KubeApiError) as error:
-        client.request("PATCH", f"{WIDGETS}/w1", {"spec": {"size": 2}},
-                       content_type="application/strategic-merge-patch+json")  # fmt: skip
+        client.request(
+            "PATCH",
+            f"{WIDGETS}/w1",
+            {"spec": {"size": 2}},
+            content_type="application/strategic-merge-patch+json",
+        )
     assert status_of(error) == (415, "UnsupportedMediaType")
 
-    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"},
-              "data": {"a": "1"}}  # fmt: skip
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "default"},
+        "data": {"a": "1"},
+    }
     client.create(config)
-    patched = client.request("PATCH", "/api/v1/namespaces/default/configmaps/c", {"data": {"b": "2"}},
-                             content_type="application/strategic-merge-patch+json")  # fmt: skip
+    patched = client.request(
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/c",
+        {"data": {"b": "2"}},
+        content_type="application/strategic-merge-patch+json",
+    )
     assert patched["data"] == {"a": "1", "b": "2"}
 
 
@@ -247,9 +274,14 @@ def test_builtins_for_kopf_exist(client: KubeClient) -> None:
     kube_system = client.request("GET", "/api/v1/namespaces/kube-system")
     assert re.fullmatch(r"[0-9a-f-]{36}", kube_system["metadata"]["uid"])
     assert kube_system["status"] == {"phase": "Active"}
-    for api_version, kind in [("v1", "Event"), ("v1", "Secret"), ("v1", "ConfigMap"),
-                              ("coordination.k8s.io/v1", "Lease"), ("kopf.dev/v1", "ClusterKopfPeering"),
-                              ("kopf.dev/v1", "KopfPeering")]:  # fmt: skip
+    for api_version, kind in [
+        ("v1", "Event"),
+        ("v1", "Secret"),
+        ("v1", "ConfigMap"),
+        ("coordination.k8s.io/v1", "Lease"),
+        ("kopf.dev/v1", "ClusterKopfPeering"),
+        ("kopf.dev/v1", "KopfPeering"),
+    ]:
         assert client.list_objects(api_version, kind) == []
 
 
@@ -316,7 +348,9 @@ def test_watch_without_a_version_starts_with_the_current_state(client: KubeClien
 
 def test_initial_events_end_with_a_bookmark_when_asked(client: KubeClient, make_widget: Any) -> None:
     client.create(make_widget("w1"))
-    events = read_watch(client, "timeoutSeconds=1&sendInitialEvents=true&allowWatchBookmarks=true"
-                                "&resourceVersionMatch=NotOlderThan")  # fmt: skip
+    events = read_watch(
+        client,
+        "timeoutSeconds=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan",
+    )
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}

@@ -14,19 +14,34 @@ from azbatch_kubemock.jsonpath import JsonPath, JsonPathError
 from azbatch_kubemock.resources import ResourceSpec
 from azbatch_kubemock.selectors import SelectorError, parse_field_selector, parse_label_selector
 
-SPEC = ResourceSpec(group="example.dev", version="v1", plural="widgets", kind="Widget", namespaced=True,
-                    status_subresource=True, custom=True)  # fmt: skip
+SPEC = ResourceSpec(
+    group="example.dev",
+    version="v1",
+    plural="widgets",
+    kind="Widget",
+    namespaced=True,
+    status_subresource=True,
+    custom=True,
+)
 
 keys = st.sampled_from(["a", "b", "c", "size", "items"])
 scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=3)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
-                      max_leaves=8)  # fmt: skip
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+    max_leaves=8,
+)
 bodies = st.dictionaries(keys, values, max_size=3)
 
 
 def stored(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
-    obj = semantics.new_object({"metadata": {"name": "w1"}, "spec": spec}, SPEC, url_namespace="default",
-                               resource_version=2, taken=lambda _: False)  # fmt: skip
+    obj = semantics.new_object(
+        {"metadata": {"name": "w1"}, "spec": spec},
+        SPEC,
+        url_namespace="default",
+        resource_version=2,
+        taken=lambda _: False,
+    )
     if status is not None:
         obj["status"] = status
     return obj
@@ -80,8 +95,9 @@ def test_merge_patch_follows_rfc_7386(target: Any, patch: Any) -> None:
 
 def test_server_owned_metadata_cannot_be_overwritten() -> None:
     old = stored({"size": 1})
-    candidate = patching.merge_patch(old, {"metadata": {"uid": "forged", "generation": 99,
-                                                        "creationTimestamp": "1999-01-01T00:00:00Z"}})  # fmt: skip
+    candidate = patching.merge_patch(
+        old, {"metadata": {"uid": "forged", "generation": 99, "creationTimestamp": "1999-01-01T00:00:00Z"}}
+    )
     new = semantics.updated_object(old, candidate, SPEC, to_status=False)
     assert new == old
 
@@ -114,8 +130,10 @@ def test_json_patch_test_failure_is_distinguished() -> None:
         patching.apply_patch(obj, {}, "application/apply-patch+yaml", custom=True)
 
 
-CONDITIONS = {"status": {"conditions": [{"type": "Ready", "status": "False"}, {"type": "Stalled", "status": "True"}]},
-              "spec": {"items": [{"name": "a"}, {"name": "b"}], "a.b": 1}}  # fmt: skip
+CONDITIONS = {
+    "status": {"conditions": [{"type": "Ready", "status": "False"}, {"type": "Stalled", "status": "True"}]},
+    "spec": {"items": [{"name": "a"}, {"name": "b"}], "a.b": 1},
+}
 
 
 @pytest.mark.parametrize(
@@ -156,9 +174,17 @@ def test_selectors() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(5, "5s"), (119, "119s"), (200, "3m20s"), (3600, "60m"), (4 * 3600 + 60, "4h1m"), (30 * 3600, "30h"),
-     (3 * 86400 + 3600, "3d1h"), (10 * 86400, "10d")],
-)  # fmt: skip
+    [
+        (5, "5s"),
+        (119, "119s"),
+        (200, "3m20s"),
+        (3600, "60m"),
+        (4 * 3600 + 60, "4h1m"),
+        (30 * 3600, "30h"),
+        (3 * 86400 + 3600, "3d1h"),
+        (10 * 86400, "10d"),
+    ],
+)
 def test_ages_read_like_kubectl(seconds: int, text: str) -> None:
     now = datetime.datetime(2026, 1, 10, tzinfo=datetime.UTC)
     since = (now - datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")

