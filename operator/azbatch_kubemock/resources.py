@@ -87,6 +87,8 @@ def _printer_columns(version: Mapping[str, Any], where: str) -> tuple[PrinterCol
 
 def specs_from_crd(crd: Mapping[str, Any]) -> list[ResourceSpec]:
     """One ``ResourceSpec`` per served version of an ``apiextensions.k8s.io/v1`` CRD document."""
+    if not isinstance(crd, Mapping):
+        raise CrdError(f"expected a CustomResourceDefinition document (a mapping), got {type(crd).__name__}")
     if crd.get("kind") != "CustomResourceDefinition":
         raise CrdError(f"expected kind CustomResourceDefinition, got {crd.get('kind')!r}")
     spec = _require(crd, "spec", "")

@@ -32,7 +32,7 @@ from kmock._internal import rendering
 
 from azbatch_kubemock import errors, patching, selectors, semantics, tables
 from azbatch_kubemock.kubeconfig import write_kubeconfig
-from azbatch_kubemock.resources import ResourceSpec, specs_from_crd
+from azbatch_kubemock.resources import CrdError, ResourceSpec, specs_from_crd
 from azbatch_kubemock.routing import parse_request
 
 ALL_VERBS = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
@@ -107,10 +107,13 @@ class KubeStandIn(kmock.KubernetesEmulator):
     def register_crd_file(self, path: str | pathlib.Path) -> list[ResourceSpec]:
         """Register every CRD in a YAML file (one or more documents)."""
         specs: list[ResourceSpec] = []
-        with open(path, encoding="utf-8") as stream:
-            for document in yaml.safe_load_all(stream):
-                if document:
-                    specs.extend(self.register_crd(document))
+        try:
+            with open(path, encoding="utf-8") as stream:
+                documents = [document for document in yaml.safe_load_all(stream) if document]
+            for document in documents:
+                specs.extend(self.register_crd(document))
+        except (yaml.YAMLError, CrdError) as exc:
+            raise CrdError(f"{path}: {exc}") from exc
         return specs
 
     def spec_for(self, resource: kmock.resource) -> ResourceSpec | None:
