@@ -1,1 +1,105 @@
-"""Placeholder: filled in by its issue."""
+"""kopf handlers only: each gathers its inputs, calls the reconciler, and hands results back to kopf.
+
+- one daemon per BatchPool runs the reconcile loop (level-based: look, decide, do one step, sleep
+  until the next step is due or the spec changes);
+- a spec change wakes that daemon at once (reaction time is the watch latency, not a timer);
+- deletion runs the finalizer: delete, orphan or leave the pool per policy and ownership.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from azbatch_operator.cloud.clients import AzureClients
+from azbatch_operator.cloud.errors import AzureCallError
+from azbatch_operator.config import OperatorConfig
+from azbatch_operator.error_policy import classify, retry_delay
+from azbatch_operator.kube.api import GROUP, PLURAL, VERSION
+from azbatch_operator.logs import redact
+from azbatch_operator.reconciler import EventSink, PoolMemory, Runtime, finalize, reconcile
+from azbatch_operator.wiring import build_runtime
+
+FINALIZER = "azbatch.dev/finalizer"
+ANNOTATIONS_PREFIX = "azbatch.dev"
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    config: OperatorConfig = memo["config"]
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATIONS_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATIONS_PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING  # our own events are explicit; kopf's chatter stays in logs
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
+    settings.networking.error_backoffs = [1, 2, 5, 10, 20]
+    if "runtime" not in memo:
+        runtime, clients = build_runtime(config)
+        memo["runtime"] = runtime
+        memo["clients"] = clients
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    clients: AzureClients | None = memo.get("clients")
+    if clients is not None:
+        await clients.close()
+
+
+def _memory(memo: kopf.Memo) -> PoolMemory:
+    memory: PoolMemory = memo.setdefault("pool", PoolMemory())
+    return memory
+
+
+def _events(body: kopf.Body) -> EventSink:
+    def post(type_: str, reason: str, message: str) -> None:
+        kopf.event(body, type=type_, reason=reason, message=redact(message)[:1024])
+
+    return post
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    """The reconcile loop of one BatchPool, for as long as it exists."""
+    runtime: Runtime = memo["runtime"]
+    memory = _memory(memo)
+    events = _events(body)
+    while not stopped:
+        memory.wakeup.clear()
+        delay = await reconcile(runtime, memory, body, events)
+        if delay <= 0:
+            continue
+        woken = asyncio.ensure_future(memory.wakeup.wait())
+        stopping = asyncio.ensure_future(stopped.wait())
+        try:
+            await asyncio.wait({woken, stopping}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            stopping.cancel()
+
+
+@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
+async def spec_changed(memo: kopf.Memo, **_: Any) -> None:
+    """Wake the pool's loop now: the new spec is planned without waiting for the next resync."""
+    _memory(memo).wakeup.set()
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+    """Delete, orphan or leave the Azure pool; keep the finalizer until that is done."""
+    runtime: Runtime = memo["runtime"]
+    try:
+        outcome = await finalize(runtime, body, _events(body))
+    except AzureCallError as error:
+        verdict = classify(error.status, error.code)
+        delay = retry_delay(verdict, retry_after=error.retry_after, attempt=retry)
+        raise kopf.TemporaryError(redact(f"{error} {verdict.hint}".strip()), delay=delay) from error
+    if not outcome.done:
+        raise kopf.TemporaryError(outcome.message, delay=outcome.delay)

@@ -1,0 +1,1 @@
+"""Kubernetes adapters beyond what kopf does for us: Secrets, status writes, the cluster id."""

@@ -1,0 +1,541 @@
+"""One reconcile of one BatchPool: gather inputs, ask the pure core, carry out its one step.
+
+The order is the safety argument:
+1. validate the spec — an invalid spec stops here, before any Azure call;
+2. check the namespace may use the account, read the Secrets, render the desired pool;
+3. read the live pool (the account's shared list, or its own GET while work is under way);
+4. refuse pools owned by someone else, adopt only when the policy says so;
+5. plan, choose the next step; announce multi-step flows in `status.recreate` *before* acting;
+6. make at most one Azure write, then report status, events and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from azbatch_operator import health, planning, rendering, tenancy, validation
+from azbatch_operator.cloud.clients import AccountRef
+from azbatch_operator.cloud.errors import AzureCallError
+from azbatch_operator.cloud.nodes import NodeGateway
+from azbatch_operator.cloud.observer import AccountObserver
+from azbatch_operator.cloud.pools import PoolGateway
+from azbatch_operator.conditions import ExtensionsVerdict, Phase, Progress
+from azbatch_operator.config import OperatorConfig
+from azbatch_operator.convergence import RecreateState, Step, StepKind, Tunables, next_step
+from azbatch_operator.error_policy import Disposition, classify, retry_delay
+from azbatch_operator.kube.api import KubeGateway, SecretUnreadableError
+from azbatch_operator.logs import get_logger, redact, remember_secret_values
+from azbatch_operator.metrics import (
+    EXTENSION_NODES,
+    POOL_NODES,
+    POOLS,
+    RECONCILE_SECONDS,
+    RECONCILES,
+    RECREATES,
+    TIME_TO_READY,
+    forget_pool,
+)
+from azbatch_operator.models import BatchPool, parse_duration
+from azbatch_operator.reporting import Report, build_status, phase_of, status_changed
+
+
+class EventSink(Protocol):
+    def __call__(self, type_: str, reason: str, message: str) -> None: ...
+
+
+@dataclass
+class PoolMemory:
+    """What the operator remembers about one BatchPool between reconciles (in process only)."""
+
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    status: dict[str, Any] | None = None  # what we last wrote: fresher than the watched body
+    fresh: bool = True  # read the pool by its own GET next time
+    records: dict[str, health.NodeRecord] = field(default_factory=dict)
+    health_due: float = 0.0
+    verdict: ExtensionsVerdict | None = None
+    resize_attempts: int = 0
+    last_resize_at: float | None = None
+    retries: int = 0
+    first_seen: dict[int, float] = field(default_factory=dict)
+    ready_generation: int | None = None
+    warned_generation: int | None = None
+    last_reason: str | None = None
+
+
+@dataclass
+class Runtime:
+    config: OperatorConfig
+    pools: PoolGateway
+    nodes: NodeGateway
+    observer: AccountObserver
+    kube: KubeGateway
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    monotonic: Callable[[], float] = time.monotonic
+    phases: dict[str, str] = field(default_factory=dict)  # uid -> phase, for the azbatch_pools gauge
+
+    @property
+    def tunables(self) -> Tunables:
+        return Tunables(active_requeue=self.config.active_requeue, steady_requeue=self.config.resync_interval)
+
+
+@dataclass(frozen=True)
+class Identity:
+    namespace: str
+    name: str
+    uid: str
+    generation: int | None
+
+
+def identity_of(body: Mapping[str, Any]) -> Identity:
+    meta = body.get("metadata") or {}
+    generation = meta.get("generation")
+    return Identity(
+        str(meta.get("namespace", "")),
+        str(meta.get("name", "")),
+        str(meta.get("uid", "")),
+        int(generation) if generation is not None else None,
+    )
+
+
+def resource_document(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of the watched object the models describe (server-managed metadata left out)."""
+    meta = body.get("metadata") or {}
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
+        "spec": dict(body.get("spec") or {}),
+    }
+
+
+def account_of(resource: BatchPool) -> AccountRef:
+    account = resource.spec.account
+    return AccountRef(account.subscription_id, account.resource_group, account.account_name)
+
+
+async def owner_id(runtime: Runtime, ident: Identity) -> str:
+    return f"{await runtime.kube.cluster_id()}/{ident.namespace}/{ident.name}"
+
+
+@dataclass
+class _Outcome:
+    report: Report
+    requeue: float
+    result: str  # metrics label: success, requeue, error, stalled
+
+
+async def reconcile(
+    runtime: Runtime, memory: PoolMemory, body: Mapping[str, Any], events: EventSink
+) -> float:
+    """One pass; returns the seconds until the next one (unless woken earlier by a change)."""
+    ident = identity_of(body)
+    log = get_logger(namespace=ident.namespace, name=ident.name, generation=ident.generation)
+    started = runtime.monotonic()
+    if ident.generation is not None:
+        memory.first_seen.setdefault(ident.generation, started)
+    previous = memory.status if memory.status is not None else dict(body.get("status") or {})
+    try:
+        outcome = await _reconcile(runtime, memory, body, ident, previous, events, log)
+    except AzureCallError as error:
+        outcome = _azure_failure(memory, error, previous)
+    new_status = build_status(previous, outcome.report, generation=ident.generation, now=_iso(runtime.now()))
+    if status_changed(previous, new_status):
+        await runtime.kube.patch_status(ident.namespace, ident.name, new_status)
+        memory.status = new_status
+    _tell_transitions(memory, outcome.report.progress, events, log)
+    _record_metrics(runtime, memory, ident, outcome, new_status, started)
+    return outcome.requeue
+
+
+async def _reconcile(
+    runtime: Runtime,
+    memory: PoolMemory,
+    body: Mapping[str, Any],
+    ident: Identity,
+    previous: Mapping[str, Any],
+    events: EventSink,
+    log: Any,
+) -> _Outcome:
+    resource, findings = validation.validate_manifest(resource_document(body))
+    errors = [f for f in findings if f.severity == "error"]
+    if resource is None or errors:
+        message = "Invalid spec (no Azure call made): " + "; ".join(f"{f.path}: {f.message}" for f in errors)
+        return _stalled("InvalidSpec", message, previous, requeue=runtime.config.resync_interval)
+    warnings = [f for f in findings if f.severity == "warning"]
+    if warnings and memory.warned_generation != ident.generation:
+        memory.warned_generation = ident.generation
+        for finding in warnings:
+            events("Warning", "SpecWarning", f"{finding.path}: {finding.message}")
+
+    account = account_of(resource)
+    if not tenancy.account_allowed(ident.namespace, account.arm_id, runtime.config.account_allowlist):
+        return _stalled(
+            "AccountNotAllowed",
+            tenancy.not_allowed_message(ident.namespace, account.arm_id),
+            previous,
+            requeue=runtime.config.resync_interval,
+        )
+    spec = resource.spec
+    refs = rendering.secret_refs(spec)
+    try:
+        secrets = await runtime.kube.read_secret_values(ident.namespace, [(r.name, r.key) for r in refs])
+    except SecretUnreadableError as problem:
+        return _stalled("SecretNotReadable", str(problem), previous, requeue=30.0)
+    remember_secret_values(secrets.values())
+    owner = await owner_id(runtime, ident)
+    try:
+        desired = rendering.render_pool(
+            spec, secrets=secrets, owner=owner, digest_key=runtime.config.digest_key
+        )
+    except rendering.SecretValueError as error:
+        return _stalled("InvalidSecret", redact(str(error)), previous, requeue=30.0)
+
+    pool_name = resource.pool_name
+    raw = await runtime.observer.pool(account, pool_name, fresh=memory.fresh)
+    observed = rendering.observe_pool(raw) if raw is not None else None
+    recreate = RecreateState.from_dict(previous.get("recreate"))
+
+    if observed is not None and recreate is None:
+        refusal = _ownership_refusal(observed, owner, adopt=spec.policy.adopt, pool_name=pool_name)
+        if refusal is not None:
+            return _stalled(
+                refusal[0], refusal[1], previous, observed=observed, requeue=runtime.config.resync_interval
+            )
+
+    plan = planning.plan(desired, observed, spec.policy)
+    if spec.policy.reconcile == "Observe":
+        return _observe_only(plan, observed, recreate, runtime)
+
+    drain_timeout = parse_duration(spec.policy.drain.timeout) if spec.policy.drain.timeout else None
+    step = next_step(
+        plan,
+        desired,
+        observed,
+        recreate,
+        drain=spec.policy.drain.enabled,
+        drain_timeout=drain_timeout,
+        resize_attempts=memory.resize_attempts,
+        since_last_resize=(
+            runtime.monotonic() - memory.last_resize_at if memory.last_resize_at is not None else None
+        ),
+        now=runtime.now(),
+        tunables=runtime.tunables,
+    )
+    observed = await _carry_out(
+        runtime, memory, account, pool_name, step, observed, previous, ident, events, log
+    )
+    memory.retries = 0
+    if step.progress.phase is Phase.READY:
+        memory.resize_attempts, memory.last_resize_at = 0, None
+    extensions, verdict = await _observe_health(runtime, memory, account, pool_name, spec, observed, events)
+    report = Report(step.progress, observed, step.recreate, extensions, verdict)
+    result = "stalled" if step.progress.phase is Phase.STALLED else "success"
+    return _Outcome(report, step.requeue_after, result)
+
+
+def _ownership_refusal(
+    observed: rendering.ObservedPool, owner: str, *, adopt: bool, pool_name: str
+) -> tuple[str, str] | None:
+    decision = planning.decide_ownership(observed.owner, owner, adopt=adopt)
+    if decision.allowed:
+        return None
+    return decision.reason, decision.message
+
+
+async def _carry_out(
+    runtime: Runtime,
+    memory: PoolMemory,
+    account: AccountRef,
+    pool_name: str,
+    step: Step,
+    observed: rendering.ObservedPool | None,
+    previous: Mapping[str, Any],
+    ident: Identity,
+    events: EventSink,
+    log: Any,
+) -> rendering.ObservedPool | None:
+    """The one Azure write the step asks for (status first when it announces a recreate step)."""
+    pools = runtime.pools
+    if step.kind is StepKind.WAIT:
+        memory.fresh = step.progress.phase is Phase.RECONCILING
+        if step.recreate is None and memory.status and memory.status.get("recreate"):
+            events("Normal", "RecreateFinished", step.events[0] if step.events else "Recreate finished.")
+        return observed
+    memory.fresh = True
+    if step.kind is StepKind.RECORD:
+        # Write the new step before doing it: a crash now resumes at this step.
+        status = build_status(
+            previous,
+            Report(step.progress, observed, step.recreate, None, memory.verdict),
+            generation=ident.generation,
+            now=_iso(runtime.now()),
+        )
+        await runtime.kube.patch_status(ident.namespace, ident.name, status)
+        memory.status = status
+        if step.counts_as_recreate and step.recreate is not None:
+            RECREATES.labels(_reason_label(step.recreate.fields)).inc()
+            events("Normal", "RecreateStarted", f"Recreating pool {pool_name}: {step.recreate.reason}")
+        for text in step.events:
+            events("Warning", "DrainTimedOut", text)
+        log.info("recreate step recorded", phase=step.recreate.phase if step.recreate else None)
+        return observed
+    if step.kind is StepKind.CREATE:
+        result = await _create(runtime, account, pool_name, step, log)
+        events("Normal", "Created", f"Created pool {pool_name} in {account.account_name}.")
+    elif step.kind is StepKind.PATCH:
+        result = await pools.update(
+            account, pool_name, step.body or {}, etag=observed.etag if observed else None
+        )
+        fields = ", ".join(step.action.fields) if step.action else "properties"
+        events("Normal", "Patched", f"Updated {fields} in place (no recreate).")
+    elif step.kind in (StepKind.RESIZE, StepKind.DRAIN):
+        result = await pools.update(account, pool_name, step.body or {})
+        if (
+            step.kind is StepKind.RESIZE
+            and step.action is not None
+            and step.action.type == planning.ActionType.RESIZE
+        ):
+            memory.resize_attempts += 1
+            memory.last_resize_at = runtime.monotonic()
+        events("Normal", "Resizing", step.progress.message)
+    else:  # DELETE
+        await pools.begin_delete(account, pool_name)
+        events("Normal", "Deleting", f"Deleting pool {pool_name} to recreate it.")
+        log.info("pool delete started", pool=pool_name)
+        return observed
+    runtime.observer.remember(account, pool_name, result)
+    log.info("azure write", step=step.kind.value, pool=pool_name)
+    return rendering.observe_pool(result)
+
+
+async def _create(
+    runtime: Runtime, account: AccountRef, pool_name: str, step: Step, log: Any
+) -> dict[str, Any]:
+    try:
+        return await runtime.pools.create(account, pool_name, step.body or {})
+    except AzureCallError as error:
+        if error.status in (409, 412):
+            # It exists after all (our own earlier PUT, or someone else's): look again, act next pass.
+            existing = await runtime.pools.get(account, pool_name)
+            if existing is not None:
+                log.info("pool already exists; re-reading it", pool=pool_name)
+                return existing
+        raise
+
+
+def _observe_only(
+    plan: planning.Plan,
+    observed: rendering.ObservedPool | None,
+    recreate: RecreateState | None,
+    runtime: Runtime,
+) -> _Outcome:
+    if plan.is_noop:
+        progress = Progress(Phase.OBSERVING, "InSync", "Observe only: the pool matches the spec.")
+    else:
+        summary = "; ".join(f"{a.type}: {', '.join(a.fields) or '-'}" for a in plan.actions)
+        progress = Progress(
+            Phase.OBSERVING, "Drifted", f"Observe only (policy.reconcile=Observe); would do: {summary}"
+        )
+    return _Outcome(
+        Report(progress, observed, recreate, None, None), runtime.config.resync_interval, "success"
+    )
+
+
+async def _observe_health(
+    runtime: Runtime,
+    memory: PoolMemory,
+    account: AccountRef,
+    pool_name: str,
+    spec: Any,
+    observed: rendering.ObservedPool | None,
+    events: EventSink,
+) -> tuple[tuple[dict[str, Any], ...] | None, ExtensionsVerdict | None]:
+    """Bounded: one node list and at most `healthNodeBudget` extension reads per interval."""
+    expected = _expected_extensions(spec)
+    if observed is None or observed.is_deleting:
+        return None, memory.verdict
+    if runtime.monotonic() < memory.health_due:
+        return None, memory.verdict
+    nodes: list[health.NodeSummary] = []
+    if expected and observed.current_nodes > 0:
+        try:
+            nodes = await runtime.nodes.list_nodes(account, pool_name)
+            chosen = health.choose_nodes(nodes, memory.records, runtime.config.health_node_budget)
+            views = await runtime.nodes.extensions(account, pool_name, chosen)
+        except AzureCallError as error:
+            get_logger(pool=pool_name).warning("extension health not read", error=str(error))
+            return None, memory.verdict
+        inspected = {node_id: health.parse_node_extensions(raw) for node_id, raw in views.items()}
+        memory.records = health.remember(memory.records, nodes, inspected, now=_iso(runtime.now()))
+    else:
+        memory.records = {}
+    report = health.summarize(expected, memory.records, len(nodes))
+    unsettled = report.verdict.status != "True" or any(r.unsettled for r in memory.records.values())
+    interval = runtime.config.active_requeue * 2 if unsettled else runtime.config.health_interval
+    memory.health_due = runtime.monotonic() + interval
+    if report.verdict.status == "False" and (memory.verdict is None or memory.verdict.status != "False"):
+        events("Warning", "ExtensionFailed", report.verdict.message)
+    memory.verdict = report.verdict
+    return report.extensions, report.verdict
+
+
+def _expected_extensions(spec: Any) -> list[health.ExpectedExtension]:
+    deployment = spec.deployment_configuration
+    vm = deployment.virtual_machine_configuration if deployment is not None else None
+    extensions = (vm.extensions or []) if vm is not None else []
+    return [health.ExpectedExtension(e.name, e.type, e.type_handler_version) for e in extensions]
+
+
+def _stalled(
+    reason: str,
+    message: str,
+    previous: Mapping[str, Any],
+    *,
+    requeue: float,
+    observed: rendering.ObservedPool | None = None,
+) -> _Outcome:
+    progress = Progress(Phase.STALLED, reason, message)
+    recreate = RecreateState.from_dict(previous.get("recreate"))
+    return _Outcome(Report(progress, observed, recreate, None, None), requeue, "stalled")
+
+
+def _azure_failure(memory: PoolMemory, error: AzureCallError, previous: Mapping[str, Any]) -> _Outcome:
+    verdict = classify(error.status, error.code)
+    memory.fresh = True
+    text = redact(str(error))
+    if verdict.disposition is Disposition.STALL:
+        message = f"{text} {verdict.hint}".strip()
+        return _stalled(verdict.reason, message, previous, requeue=verdict.delay)
+    delay = retry_delay(verdict, retry_after=error.retry_after, attempt=memory.retries)
+    memory.retries += 1
+    progress = Progress(Phase.RECONCILING, verdict.reason, f"Retrying in {int(delay)}s: {text}")
+    recreate = RecreateState.from_dict(previous.get("recreate"))
+    result = "requeue" if verdict.disposition is not Disposition.RETRY or memory.retries < 5 else "error"
+    return _Outcome(Report(progress, None, recreate, None, None), delay, result)
+
+
+def _tell_transitions(memory: PoolMemory, progress: Progress, events: EventSink, log: Any) -> None:
+    if progress.reason == memory.last_reason:
+        return
+    memory.last_reason = progress.reason
+    log.info("progress", phase=progress.phase.value, reason=progress.reason, message=progress.message)
+    if progress.phase is Phase.STALLED:
+        events("Warning", progress.reason, progress.message)
+    elif progress.phase is Phase.READY:
+        events("Normal", "Ready", progress.message)
+
+
+def _record_metrics(
+    runtime: Runtime,
+    memory: PoolMemory,
+    ident: Identity,
+    outcome: _Outcome,
+    status: Mapping[str, Any],
+    started: float,
+) -> None:
+    RECONCILES.labels(outcome.result).inc()
+    RECONCILE_SECONDS.observe(runtime.monotonic() - started)
+    runtime.phases[ident.uid] = phase_of(status)
+    publish_phase_counts(runtime)
+    pool = status.get("pool") or {}
+    for kind, prefix in (("dedicated", "Dedicated"), ("lowPriority", "LowPriority")):
+        for which in ("current", "target"):
+            value = pool.get(f"{which}{prefix}Nodes")
+            if value is not None:
+                POOL_NODES.labels(ident.namespace, ident.name, kind, which).set(value)
+    for extension in status.get("extensions") or ():
+        for state in ("succeeded", "failed", "transitioning"):
+            count = (extension.get("nodes") or {}).get(state, 0)
+            EXTENSION_NODES.labels(ident.namespace, ident.name, extension.get("name", ""), state).set(count)
+    generation = ident.generation
+    if (
+        generation is not None
+        and runtime.phases[ident.uid] == "Ready"
+        and memory.ready_generation != generation
+        and generation in memory.first_seen
+    ):
+        memory.ready_generation = generation
+        TIME_TO_READY.observe(runtime.monotonic() - memory.first_seen[generation])
+
+
+def publish_phase_counts(runtime: Runtime) -> None:
+    counts = dict.fromkeys(("Ready", "Reconciling", "Stalled", "Unknown"), 0)
+    for phase in runtime.phases.values():
+        counts[phase] = counts.get(phase, 0) + 1
+    for phase, count in counts.items():
+        POOLS.labels(phase).set(count)
+
+
+def _reason_label(fields: tuple[str, ...]) -> str:
+    """Low-cardinality recreate reason: the top-level property group of the first field."""
+    if not fields:
+        return "unknown"
+    first = fields[0]
+    if "extensions" in first:
+        return "extensions"
+    return first.split(".")[0].split("[")[0] or "unknown"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Finalization:
+    done: bool
+    message: str
+    delay: float = 5.0
+
+
+async def finalize(runtime: Runtime, body: Mapping[str, Any], events: EventSink) -> Finalization:
+    """The BatchPool is being deleted: delete, orphan or leave its pool, per policy and ownership.
+
+    A pool is deleted only when this resource owns it, manages it, and deletionPolicy is Delete.
+    """
+    ident = identity_of(body)
+    resource, _ = validation.validate_manifest(resource_document(body))
+    if resource is None:
+        events(
+            "Warning",
+            "PoolLeft",
+            "The spec is invalid, so no pool is known to belong to it: nothing deleted.",
+        )
+        return Finalization(True, "invalid spec")
+    policy = resource.spec.policy
+    if policy.reconcile == "Observe":
+        events("Normal", "PoolLeft", "policy.reconcile is Observe: the Azure pool is left as it is.")
+        return Finalization(True, "observe only")
+    account = account_of(resource)
+    pool_name = resource.pool_name
+    raw = await runtime.pools.get(account, pool_name)
+    if raw is None:
+        forget(runtime, ident)
+        return Finalization(True, "pool gone")
+    observed = rendering.observe_pool(raw)
+    owner = await owner_id(runtime, ident)
+    if observed.owner != owner:
+        events("Normal", "PoolLeft", f"Pool {pool_name} is not owned by this resource: left as it is.")
+        forget(runtime, ident)
+        return Finalization(True, "not ours")
+    if policy.deletion_policy == "Orphan":
+        await runtime.pools.update(account, pool_name, rendering.orphan_patch(raw))
+        events("Normal", "Orphaned", f"Pool {pool_name} left running without its owner marker (Orphan).")
+        forget(runtime, ident)
+        return Finalization(True, "orphaned")
+    if not observed.is_deleting:
+        await runtime.pools.begin_delete(account, pool_name)
+        events("Normal", "Deleting", f"Deleting pool {pool_name} (deletionPolicy Delete).")
+    return Finalization(
+        False, f"waiting for Azure to finish deleting pool {pool_name}", runtime.config.active_requeue
+    )
+
+
+def forget(runtime: Runtime, ident: Identity) -> None:
+    runtime.phases.pop(ident.uid, None)
+    publish_phase_counts(runtime)
+    forget_pool(ident.namespace, ident.name)
