@@ -166,7 +166,8 @@ class AdminClient:
 
     # accounts and pools
     def create_account(self, name: str, **fields: Any) -> dict[str, Any]:
-        """Fields: subscription_id, resource_group, location, dedicated_core_quota, low_priority_core_quota, pool_quota."""
+        """Fields: subscription_id, resource_group, location, dedicated_core_quota,
+        low_priority_core_quota, pool_quota."""
         result: dict[str, Any] = self._call("POST", "/accounts", {"name": name, **fields})
         return result
 

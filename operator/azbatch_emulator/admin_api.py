@@ -13,8 +13,8 @@ from azbatch_emulator.errors import ServiceError
 from azbatch_emulator.faults import management_writes, parse_fault
 from azbatch_emulator.identity import DEFAULT_TOKEN_LIFETIME, MANAGEMENT_AUDIENCE
 from azbatch_emulator.mgmt_api import json_response, read_json
-from azbatch_emulator.scripts import parse_script
 from azbatch_emulator.pools import Pool
+from azbatch_emulator.scripts import parse_script
 from azbatch_emulator.store import Account
 
 if TYPE_CHECKING:

@@ -89,20 +89,25 @@ def env_command(state_dir: Path) -> int:
     except FileNotFoundError:
         print(
             f"azbatch-emulator: no running emulator found ({ready} is missing). Start one with "
-            f"`azbatch-emulator serve{'' if state_dir == default_state_dir() else f' --state-dir {state_dir}'}`.",
+            f"`azbatch-emulator serve{_state_dir_option(state_dir)}`.",
             file=sys.stderr,
         )
         return 1
     if not _listening(info["host"], int(info["port"])):
         print(
-            f"azbatch-emulator: the emulator recorded in {ready} is not answering on {info['host']}:{info['port']}; "
-            "start it again with `azbatch-emulator serve`.",
+            f"azbatch-emulator: the emulator recorded in {ready} is not answering on "
+            f"{info['host']}:{info['port']}; start it again with "
+            f"`azbatch-emulator serve{_state_dir_option(state_dir)}`.",
             file=sys.stderr,
         )
         return 1
     for name, value in environment(info).items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
+
+
+def _state_dir_option(state_dir: Path) -> str:
+    return "" if state_dir == default_state_dir() else f" --state-dir {shlex.quote(str(state_dir))}"
 
 
 def environment(info: dict[str, Any]) -> dict[str, str]:

@@ -111,11 +111,9 @@ class Emulator:
             self.store.clock = self.clock
         self.ensure_default_account()
         app = self.build_app()
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.SockSite(
-            self._runner, sock, ssl_context=server_context(ca, self.host), shutdown_timeout=1.0
-        )
+        site = web.SockSite(self._runner, sock, ssl_context=server_context(ca, self.host))
         await site.start()
         self.info = self._ready_info(base)
         ready = self.state_dir / "ready.json"
@@ -254,7 +252,7 @@ class Emulator:
             response = self._render(plane, error, rid, request)
         except ServiceError as error:
             response = self._render(plane, error, rid, request)
-        except _DroppedConnection:
+        except DroppedConnectionError:
             response = web.Response(status=599)
         if plane == "batch":
             response.headers.setdefault("request-id", rid)
@@ -282,7 +280,7 @@ class Emulator:
         if fault.drop_connection:
             if request.transport is not None:
                 request.transport.abort()
-            raise _DroppedConnection
+            raise DroppedConnectionError
         if fault.status:
             raise fault.error()
 
@@ -321,8 +319,8 @@ class Emulator:
                 error = ServiceError(
                     401,
                     "AuthenticationFailed",
-                    "Server failed to authenticate the request. Make sure the value of Authorization header is "
-                    "formed correctly including the signature.",
+                    "Server failed to authenticate the request. Make sure the value of Authorization "
+                    "header is formed correctly including the signature.",
                     details=[("AuthenticationErrorDetail", f"{error.code}: {error.message}")],
                     headers=error.headers,
                 )
@@ -333,7 +331,7 @@ class Emulator:
         return arm_error_response(error, rid)
 
 
-class _DroppedConnection(Exception):
+class DroppedConnectionError(Exception):
     """The fault injector closed the connection; nothing is sent."""
 
 

@@ -135,8 +135,9 @@ class EntraApi:
             raise ServiceError(
                 401,
                 "invalid_client",
-                f"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the "
-                f"client secret value, not the client secret ID, for a secret added to app '{self.emu.identity.client_id}'.",
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request "
+                "is the client secret value, not the client secret ID, for a secret added to app "
+                f"'{self.emu.identity.client_id}'.",
                 target="7000215",
             )
 
@@ -147,8 +148,8 @@ class EntraApi:
             raise ServiceError(
                 400,
                 "invalid_scope",
-                f"AADSTS1002012: The provided value for scope '{scope}' is not valid. Client credential flows must "
-                "have exactly one scope value with /.default suffixed to the resource identifier.",
+                f"AADSTS1002012: The provided value for scope '{scope}' is not valid. Client credential "
+                "flows must have exactly one scope value with /.default suffixed to the resource identifier.",
                 target="1002012",
             )
         return audience_for_scope(resources[0])

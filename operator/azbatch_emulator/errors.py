@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 JSON_TYPE = "application/json"
+_ERROR_ENTITY = "Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element"
 BATCH_JSON_TYPE = "application/json;odata=minimalmetadata"
 
 
@@ -60,7 +61,7 @@ def arm_error_response(error: ServiceError, rid: str) -> web.Response:
 
 def batch_error_response(error: ServiceError, rid: str, endpoint: str) -> web.Response:
     body: dict[str, Any] = {
-        "odata.metadata": f"{endpoint}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element",
+        "odata.metadata": f"{endpoint}/$metadata#{_ERROR_ENTITY}",
         "code": error.code,
         "message": {"lang": "en-US", "value": _stamp(error.message, rid)},
     }

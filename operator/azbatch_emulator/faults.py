@@ -97,7 +97,7 @@ def parse_fault(data: Any) -> Fault:
 class FaultBook:
     def __init__(self, seed: int | None = None) -> None:
         self.faults: list[Fault] = []
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311  (fault sampling, not security)
 
     def add(self, fault: Fault) -> Fault:
         self.faults.append(fault)

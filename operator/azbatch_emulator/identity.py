@@ -67,6 +67,10 @@ def audience_for_scope(scope: str) -> str:
     return resource if resource.endswith("/") else resource + "/"
 
 
+def _utc(t: float) -> str:
+    return time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(t))
+
+
 def same_audience(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
@@ -133,8 +137,8 @@ class TokenIssuer:
             raise ServiceError(
                 401,
                 "ExpiredAuthenticationToken",
-                f"The access token expiry UTC time '{time.strftime('%m/%d/%Y %H:%M:%S', time.gmtime(verified.expires))}'"
-                f" is earlier than current UTC time '{time.strftime('%m/%d/%Y %H:%M:%S', time.gmtime())}'.",
+                f"The access token expiry UTC time '{_utc(verified.expires)}' is earlier than current UTC "
+                f"time '{_utc(time.time())}'.",
             )
         if not same_audience(verified.audience, audience):
             raise ServiceError(

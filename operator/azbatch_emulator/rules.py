@@ -88,7 +88,8 @@ def check_mgmt_api_version(value: str | None) -> None:
         raise ServiceError(
             400,
             "InvalidApiVersionParameter",
-            f"The api-version '{value}' is invalid. The supported versions are '{','.join(MGMT_API_VERSIONS)}'.",
+            f"The api-version '{value}' is invalid. The supported versions are "
+            f"'{','.join(MGMT_API_VERSIONS)}'.",
         )
     if value not in MGMT_API_VERSIONS and not _dated_and_recent(match.group(1), OLDEST_MGMT_API_VERSION):
         raise ServiceError(
@@ -111,7 +112,8 @@ def check_batch_api_version(value: str | None) -> None:
                 ("QueryParameterValue", str(value)),
                 (
                     "Reason",
-                    f"The api-version must be {OLDEST_BATCH_API_VERSION} or later (azure-batch 15 sends 2025-06-01).",
+                    f"The api-version must be {OLDEST_BATCH_API_VERSION} or later "
+                    "(azure-batch 15 sends 2025-06-01).",
                 ),
             ],
         )
@@ -178,9 +180,9 @@ def strip_secrets(body: dict[str, Any]) -> dict[str, Any]:
                     mount[kind].pop(secret, None)
     start_task = props.get("startTask")
     if isinstance(start_task, dict):
-        registry = (start_task.get("containerSettings") or {}).get("registry")
-        if isinstance(registry, dict):
-            registry.pop("password", None)
+        task_registry = (start_task.get("containerSettings") or {}).get("registry")
+        if isinstance(task_registry, dict):
+            task_registry.pop("password", None)
     return body
 
 
@@ -333,7 +335,8 @@ def _validate_custom_image_caps(props: dict[str, Any], vmc: dict[str, Any]) -> N
                 f"properties.scaleSettings.fixedScale.{key}",
                 value,
                 f"pools from a custom image allow at most {CUSTOM_IMAGE_MAX_DEDICATED} dedicated and "
-                f"{CUSTOM_IMAGE_MAX_LOW_PRIORITY} Spot/low-priority nodes; split the workload over several pools.",
+                f"{CUSTOM_IMAGE_MAX_LOW_PRIORITY} Spot/low-priority nodes; split the workload over "
+                "several pools.",
             )
 
 
@@ -355,9 +358,9 @@ def check_zero_node_change(
             raise ServiceError(
                 400,
                 "PropertyCannotBeUpdated",
-                f"A property that cannot be updated was specified as part of the request: '{key}' can only be "
-                "changed while the pool is steady with zero nodes. Resize the pool to 0, wait for "
-                "allocationState Steady, then update it (or recreate the pool).",
+                "A property that cannot be updated was specified as part of the request: "
+                f"'{key}' can only be changed while the pool is steady with zero nodes. Resize the pool "
+                "to 0, wait for allocationState Steady, then update it (or recreate the pool).",
                 details=[
                     ("Reason", "A property that cannot be updated was specified as part of the request."),
                     ("PropertyName", key),

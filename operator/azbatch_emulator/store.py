@@ -50,7 +50,8 @@ class Account:
 
     @property
     def arm_id(self) -> str:
-        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/{ACCOUNT_PROVIDER}/{self.name}"
+        group = f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+        return f"{group}/{ACCOUNT_PROVIDER}/{self.name}"
 
     def pool_id(self, pool_name: str) -> str:
         return f"{self.arm_id}/pools/{pool_name}"
@@ -98,7 +99,8 @@ class Store:
             raise ServiceError(
                 404,
                 "ResourceNotFound",
-                f"The Resource 'Microsoft.Batch/batchAccounts/{name}' under resource group '{resource_group}' was not found.",
+                f"The Resource 'Microsoft.Batch/batchAccounts/{name}' under resource group "
+                f"'{resource_group}' was not found.",
             )
         return account
 
@@ -152,7 +154,8 @@ class Store:
                 raise ServiceError(
                     409,
                     "PoolQuotaReached",
-                    f"The account has reached its pool quota ({account.pool_quota}); delete pools or raise the quota.",
+                    f"The account has reached its pool quota ({account.pool_quota}); "
+                    "delete pools or raise the quota.",
                 )
             pool = Pool(arm_id=account.pool_id(name), name=name, body=stored, now=now, timings=self.timings)
             account.pools[name.lower()] = pool
@@ -353,13 +356,13 @@ def ensure_not_deleting(pool: Pool) -> None:
 
 
 def check_conditions(pool: Pool | None, *, if_match: str | None, if_none_match: str | None) -> None:
-    if if_match and (pool is None or (if_match != "*" and if_match != pool.etag)):
+    if if_match and (pool is None or if_match not in ("*", pool.etag)):
         raise ServiceError(
             412,
             "ConditionNotMet",
             "The condition specified using HTTP conditional header(s) is not met (If-Match).",
         )
-    if if_none_match and pool is not None and (if_none_match == "*" or if_none_match == pool.etag):
+    if if_none_match and pool is not None and if_none_match in ("*", pool.etag):
         raise ServiceError(
             412,
             "ConditionNotMet",
