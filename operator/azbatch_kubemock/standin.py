@@ -533,6 +533,11 @@ class KubeStandIn(kmock.KubernetesEmulator):
             namespace_ok = request.namespace is None or obj["metadata"].get("namespace") == request.namespace
             return namespace_ok and predicate(obj)
 
+        def rendered(event: dict[str, Any]) -> dict[str, Any]:
+            """As a one-row Table when asked for Tables (``kubectl get -w``), else as stored."""
+            table = self._maybe_table(request, spec, [event["object"]])
+            return event if table is None else {"type": event["type"], "object": table}
+
         initial: list[dict[str, Any]]
         async with self._lock:
             if since in ("", "0") or params.get("sendInitialEvents") == "true":
@@ -545,7 +550,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
             else:
                 initial, cursor = [], int(since) if since.isdigit() else self._resource_version
         for event in initial:
-            yield event
+            yield rendered(event)
         if params.get("sendInitialEvents") == "true" and params.get("allowWatchBookmarks") == "true":
             yield _initial_events_end_bookmark(spec, cursor)
 
@@ -566,7 +571,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
                 cursor = events[-1][0]
             for _, event in events:
                 if visible(event["object"]):
-                    yield event
+                    yield rendered(event)
 
 
 def _initial_events_end_bookmark(spec: ResourceSpec, resource_version: int) -> dict[str, Any]:

