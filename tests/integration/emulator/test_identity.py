@@ -46,17 +46,17 @@ def test_sync_clients_with_client_secret(info: dict[str, Any], admin: AdminClien
 
 
 async def test_workload_identity_flow(info: dict[str, Any], admin: AdminClient) -> None:
-    async with WorkloadIdentityCredential(
-        tenant_id=info["tenant_id"],
-        client_id=info["client_id"],
-        token_file_path=info["federated_token_file"],
-        authority=info["authority_host"],
-        connection_verify=info["ca_cert"],
-    ) as credential:
-        async with BatchClient(
-            info["batch_endpoint"], credential, connection_verify=info["ca_cert"]
-        ) as batch:
-            assert [c async for c in batch.list_pool_node_counts()] == []
+    async with (
+        WorkloadIdentityCredential(
+            tenant_id=info["tenant_id"],
+            client_id=info["client_id"],
+            token_file_path=info["federated_token_file"],
+            authority=info["authority_host"],
+            connection_verify=info["ca_cert"],
+        ) as credential,
+        BatchClient(info["batch_endpoint"], credential, connection_verify=info["ca_cert"]) as batch,
+    ):
+        assert [c async for c in batch.list_pool_node_counts()] == []
     assert admin.counters()["POST entra.token"] == 1
 
 

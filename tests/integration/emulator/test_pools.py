@@ -10,9 +10,20 @@ import pytest
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.batch.aio import BatchManagementClient
-from emulator_helpers import EXAMPLES, REFERENCE, key_vault_extension, management_client, small_pool, wait_until_steady
+from emulator_helpers import (
+    EXAMPLES,
+    REFERENCE,
+    key_vault_extension,
+    management_client,
+    small_pool,
+    wait_until_steady,
+)
 
 from azbatch_emulator.admin import AdminClient
+
+GALLERY_IMAGE = (
+    "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/galleries/g/images/i/versions/1"
+)
 
 
 def seed_linux_pool_body() -> dict[str, Any]:
@@ -85,11 +96,18 @@ async def test_conditional_writes_use_the_etag(info: dict[str, Any], admin: Admi
     rg, account = info["resource_group"], info["account_name"]
     created = await mgmt.pool.create(rg, account, "cond", small_pool(nodes=0))
     with pytest.raises(HttpResponseError) as caught:
-        await mgmt.pool.create(rg, account, "cond", small_pool(nodes=0), match_condition=MatchConditions.IfMissing)
+        await mgmt.pool.create(
+            rg, account, "cond", small_pool(nodes=0), match_condition=MatchConditions.IfMissing
+        )
     assert caught.value.status_code == 412
     with pytest.raises(HttpResponseError) as caught:
         await mgmt.pool.update(
-            rg, account, "cond", {"properties": {"metadata": []}}, etag='W/"0x1"', match_condition=MatchConditions.IfNotModified
+            rg,
+            account,
+            "cond",
+            {"properties": {"metadata": []}},
+            etag='W/"0x1"',
+            match_condition=MatchConditions.IfNotModified,
         )
     assert caught.value.status_code == 412
     updated = await mgmt.pool.update(
@@ -138,7 +156,9 @@ async def test_zero_node_only_property_patch_needs_an_empty_steady_pool(
     assert patched.properties.vm_size == "STANDARD_D4S_V3"
 
 
-async def test_begin_delete_polls_until_the_pool_is_gone(info: dict[str, Any], admin: AdminClient, mgmt: Any) -> None:
+async def test_begin_delete_polls_until_the_pool_is_gone(
+    info: dict[str, Any], admin: AdminClient, mgmt: Any
+) -> None:
     rg, account = info["resource_group"], info["account_name"]
     await mgmt.pool.create(rg, account, "doomed", small_pool(nodes=1))
     poller = await mgmt.pool.begin_delete(rg, account, "doomed")
@@ -201,7 +221,9 @@ async def test_allocation_timeout_and_core_quota(info: dict[str, Any], admin: Ad
     assert [e.code for e in pool.properties.resize_operation_status.errors] == ["AllocationTimedout"]
     assert pool.properties.current_dedicated_nodes < 10
 
-    admin.update_account(info["account_name"], dedicated_core_quota=pool.properties.current_dedicated_nodes * 2 + 4)
+    admin.update_account(
+        info["account_name"], dedicated_core_quota=pool.properties.current_dedicated_nodes * 2 + 4
+    )
     await mgmt.pool.create(rg, account, "capped", small_pool(nodes=5))  # 2 cores each: only 2 fit
     wait_until_steady(admin)
     capped = await mgmt.pool.get(rg, account, "capped")
@@ -212,24 +234,51 @@ async def test_allocation_timeout_and_core_quota(info: dict[str, Any], admin: Ad
 @pytest.mark.parametrize(
     ("mutate", "code", "hint"),
     [
-        (lambda b: b["properties"]["deploymentConfiguration"]["virtualMachineConfiguration"].update(
-            extensions=[{"name": "x", "type": "CustomScript", "publisher": "Microsoft.Azure.Extensions"}]
-        ), "InvalidPropertyValue", "reserved"),
-        (lambda b: b["properties"]["deploymentConfiguration"]["virtualMachineConfiguration"].update(
-            imageReference={"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/images/img"}
-        ), "InvalidPropertyValue", "Azure Compute Gallery"),
-        (lambda b: b["properties"].update(
-            deploymentConfiguration={"virtualMachineConfiguration": {
-                "imageReference": {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/galleries/g/images/i/versions/1"},
-                "nodeAgentSkuId": "batch.node.ubuntu 22.04",
-            }},
-            scaleSettings={"fixedScale": {"targetDedicatedNodes": 2501}},
-        ), "InvalidPropertyValue", "2500"),
+        (
+            lambda b: b["properties"]["deploymentConfiguration"]["virtualMachineConfiguration"].update(
+                extensions=[{"name": "x", "type": "CustomScript", "publisher": "Microsoft.Azure.Extensions"}]
+            ),
+            "InvalidPropertyValue",
+            "reserved",
+        ),
+        (
+            lambda b: b["properties"]["deploymentConfiguration"]["virtualMachineConfiguration"].update(
+                imageReference={
+                    "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/images/img"
+                }
+            ),
+            "InvalidPropertyValue",
+            "Azure Compute Gallery",
+        ),
+        (
+            lambda b: b["properties"].update(
+                deploymentConfiguration={
+                    "virtualMachineConfiguration": {
+                        "imageReference": {"id": GALLERY_IMAGE},
+                        "nodeAgentSkuId": "batch.node.ubuntu 22.04",
+                    }
+                },
+                scaleSettings={"fixedScale": {"targetDedicatedNodes": 2501}},
+            ),
+            "InvalidPropertyValue",
+            "2500",
+        ),
         (lambda b: b["properties"].pop("vmSize"), "MissingRequiredProperty", "vmSize"),
         (lambda b: b["properties"].update(taskSlotsPerNode=0), "InvalidPropertyValue", "taskSlotsPerNode"),
-        (lambda b: b["properties"]["scaleSettings"]["fixedScale"].update(resizeTimeout="PT1M"), "InvalidPropertyValue", "5 minutes"),
+        (
+            lambda b: b["properties"]["scaleSettings"]["fixedScale"].update(resizeTimeout="PT1M"),
+            "InvalidPropertyValue",
+            "5 minutes",
+        ),
     ],
-    ids=["reserved-custom-script", "retired-managed-image", "custom-image-cap", "missing-vm-size", "bad-slots", "short-timeout"],
+    ids=[
+        "reserved-custom-script",
+        "retired-managed-image",
+        "custom-image-cap",
+        "missing-vm-size",
+        "bad-slots",
+        "short-timeout",
+    ],
 )
 async def test_service_rules_refuse_bad_bodies(
     info: dict[str, Any], admin: AdminClient, mgmt: Any, mutate: Any, code: str, hint: str
@@ -244,7 +293,9 @@ async def test_service_rules_refuse_bad_bodies(
     assert admin.counters()["PUT mgmt.pool"] == 1
 
 
-async def test_invalid_pool_name_and_unknown_api_version(info: dict[str, Any], admin: AdminClient, credential: Any) -> None:
+async def test_invalid_pool_name_and_unknown_api_version(
+    info: dict[str, Any], admin: AdminClient, credential: Any
+) -> None:
     rg, account = info["resource_group"], info["account_name"]
     async with management_client(info, credential) as mgmt:
         with pytest.raises(HttpResponseError) as caught:
@@ -261,8 +312,14 @@ async def test_secrets_are_never_returned(info: dict[str, Any], admin: AdminClie
     body = small_pool(nodes=0, extensions=[key_vault_extension()])
     body["properties"]["userAccounts"] = [{"name": "u", "password": "hunter2-secret"}]
     body["properties"]["mountConfiguration"] = [
-        {"azureFileShareConfiguration": {"accountName": "a", "azureFileUrl": "https://a.file.core.windows.net/s",
-                                         "accountKey": "KEY-secret", "relativeMountPath": "s"}}
+        {
+            "azureFileShareConfiguration": {
+                "accountName": "a",
+                "azureFileUrl": "https://a.file.core.windows.net/s",
+                "accountKey": "KEY-secret",
+                "relativeMountPath": "s",
+            }
+        }
     ]
     created = await mgmt.pool.create(info["resource_group"], info["account_name"], "secretive", body)
     fetched = await mgmt.pool.get(info["resource_group"], info["account_name"], "secretive")
@@ -272,11 +329,15 @@ async def test_secrets_are_never_returned(info: dict[str, Any], admin: AdminClie
         assert pool.as_dict()["properties"]["userAccounts"][0]["name"] == "u"
 
 
-async def test_drift_and_removal_behind_the_clients_back(info: dict[str, Any], admin: AdminClient, mgmt: Any) -> None:
+async def test_drift_and_removal_behind_the_clients_back(
+    info: dict[str, Any], admin: AdminClient, mgmt: Any
+) -> None:
     rg, account = info["resource_group"], info["account_name"]
     created = await mgmt.pool.create(rg, account, "drifty", small_pool(nodes=0))
     admin.reset_counters()
-    admin.drift_pool(created.id, {"properties": {"vmSize": "STANDARD_E8S_V3", "metadata": [{"name": "x", "value": "y"}]}})
+    admin.drift_pool(
+        created.id, {"properties": {"vmSize": "STANDARD_E8S_V3", "metadata": [{"name": "x", "value": "y"}]}}
+    )
     drifted = await mgmt.pool.get(rg, account, "drifty")
     assert drifted.properties.vm_size == "STANDARD_E8S_V3"
     assert drifted.etag != created.etag

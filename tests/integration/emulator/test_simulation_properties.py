@@ -1,0 +1,135 @@
+"""Rules that must hold for all inputs: the pool simulation and the service's body rules (no HTTP)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from azbatch_emulator.clock import parse_duration
+from azbatch_emulator.errors import ServiceError
+from azbatch_emulator.nodes import node_state
+from azbatch_emulator.pools import Pool
+from azbatch_emulator.rules import ZERO_NODE_ONLY, check_zero_node_change, strip_secrets
+from azbatch_emulator.timings import Timings
+
+T0 = 1_700_000_000.0
+TIMINGS = Timings()
+LATER = 10 * 24 * 3600.0
+
+
+def make_pool(dedicated: int, low: int) -> Pool:
+    body = {
+        "properties": {
+            "vmSize": "STANDARD_D2S_V3",
+            "deploymentConfiguration": {
+                "virtualMachineConfiguration": {
+                    "imageReference": {"publisher": "p", "offer": "o"},
+                    "nodeAgentSkuId": "n",
+                }
+            },
+            "scaleSettings": {
+                "fixedScale": {"targetDedicatedNodes": dedicated, "targetLowPriorityNodes": low}
+            },
+        }
+    }
+    return Pool(
+        arm_id="/subscriptions/s/resourceGroups/g/providers/Microsoft.Batch/batchAccounts/a/pools/p",
+        name="p",
+        body=body,
+        now=T0,
+        timings=TIMINGS,
+    )
+
+
+def resize(pool: Pool, now: float, dedicated: int, low: int, free: tuple[float, float] = (1e9, 1e9)) -> None:
+    pool.properties["scaleSettings"] = {
+        "fixedScale": {"targetDedicatedNodes": dedicated, "targetLowPriorityNodes": low}
+    }
+    pool.resize_to(now, targets=pool.desired_targets(now), timeout_seconds=1e9, free_cores=free, scripts=[])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 40), st.integers(0, 20), st.floats(0, 900)), min_size=1, max_size=6
+    )
+)
+def test_any_resize_sequence_ends_steady_at_the_last_target(steps: list[tuple[int, int, float]]) -> None:
+    pool = make_pool(0, 0)
+    now = T0
+    for dedicated, low, gap in steps:
+        resize(pool, now, dedicated, low)
+        now += gap
+    end = now + LATER
+    assert pool.allocation_state(end) == "Steady"
+    assert pool.counts(end) == steps[-1][:2]
+    present = pool.present_nodes(end)
+    assert len({n.id for n in present}) == len(present)
+    ctx = pool.node_context("https://x")
+    assert {node_state(n, ctx, end)[0] for n in present} <= {"idle"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(target=st.integers(0, 60), free_cores=st.integers(0, 200))
+def test_core_quota_caps_growth_and_says_so(target: int, free_cores: int) -> None:
+    pool = make_pool(0, 0)
+    resize(pool, T0, target, 0, free=(float(free_cores), 1e9))
+    end = T0 + LATER
+    expected = min(target, free_cores // 2)  # STANDARD_D2S_V3 has 2 cores
+    assert pool.counts(end) == (expected, 0)
+    codes = [e["code"] for e in pool.arm_json(end)["properties"]["resizeOperationStatus"].get("errors", [])]
+    assert codes == (["AccountCoreQuotaReached"] if expected < target else [])
+
+
+@given(h=st.integers(0, 99), m=st.integers(0, 59), s=st.integers(0, 59), d=st.integers(0, 9))
+def test_iso_durations(h: int, m: int, s: int, d: int) -> None:
+    assert parse_duration(f"P{d}DT{h}H{m}M{s}S") == d * 86400 + h * 3600 + m * 60 + s
+
+
+@pytest.mark.parametrize("text", ["", "15", "PT", "P", "PT5X", "5M"])
+def test_malformed_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="ISO 8601"):
+        parse_duration(text)
+
+
+secret = st.text(min_size=8, max_size=20, alphabet=st.characters(min_codepoint=65, max_codepoint=90))
+
+
+@given(a=secret, b=secret, c=secret, d=secret, e=secret)
+def test_secrets_never_survive_ingestion(a: str, b: str, c: str, d: str, e: str) -> None:
+    body: dict[str, Any] = {
+        "properties": {
+            "deploymentConfiguration": {
+                "virtualMachineConfiguration": {
+                    "extensions": [{"name": "x", "protectedSettings": {"k": a}}],
+                    "containerConfiguration": {"containerRegistries": [{"username": "u", "password": b}]},
+                }
+            },
+            "userAccounts": [{"name": "u", "password": c, "linuxUserConfiguration": {"sshPrivateKey": d}}],
+            "mountConfiguration": [
+                {"azureBlobFileSystemConfiguration": {"accountKey": e, "sasKey": a}},
+                {"azureFileShareConfiguration": {"accountKey": b}},
+                {"cifsMountConfiguration": {"password": c}},
+            ],
+            "startTask": {"containerSettings": {"registry": {"password": d}}},
+        }
+    }
+    text = json.dumps(strip_secrets(body))
+    for value in (a, b, c, d, e):
+        assert value not in text
+    assert '"name": "u"' in text
+
+
+@given(key=st.sampled_from(ZERO_NODE_ONLY), value=st.text(min_size=1, max_size=10))
+def test_zero_node_only_changes_need_an_empty_steady_pool(key: str, value: str) -> None:
+    old: dict[str, Any] = {"vmSize": "A"}
+    new = {**old, key: {"changed": value}}
+    check_zero_node_change(old, new, steady_and_empty=True, replace=False)
+    with pytest.raises(ServiceError) as caught:
+        check_zero_node_change(old, new, steady_and_empty=False, replace=False)
+    assert caught.value.code == "PropertyCannotBeUpdated"
+    assert ("PropertyName", key) in caught.value.details
