@@ -72,7 +72,10 @@ def load_manifests(text: str) -> Manifests:
     try:
         documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as error:
-        raise ManifestError(f"not valid YAML: {error}; fix the syntax at the position shown") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ManifestError(f"not valid YAML{where}: {problem}: fix the syntax there") from None
     pools: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     for index, document in enumerate(documents):
