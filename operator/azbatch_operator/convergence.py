@@ -29,7 +29,7 @@ from typing import Any
 from azbatch_operator.conditions import Phase, Progress
 from azbatch_operator.error_policy import Disposition, classify_resize_error
 from azbatch_operator.planning import Action, ActionType, Plan
-from azbatch_operator.rendering import DesiredPool, ObservedPool
+from azbatch_operator.rendering import RESERVED_METADATA_PREFIX, DesiredPool, ObservedPool
 
 DEFAULT_DRAIN_TIMEOUT = timedelta(minutes=30)
 MAX_RESIZE_RETRIES_BEFORE_STALL = 3
@@ -373,3 +373,13 @@ def _iso(moment: datetime) -> str:
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def orphan_patch(observed: ObservedPool) -> dict[str, Any]:
+    """The PATCH that lets a pool go: every operator metadata item (owner, digests) removed, the user's kept."""
+    kept = [
+        {"name": name, "value": value}
+        for name, value in observed.metadata
+        if not name.startswith(RESERVED_METADATA_PREFIX)
+    ]
+    return {"properties": {"metadata": kept}}

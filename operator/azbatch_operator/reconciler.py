@@ -26,7 +26,7 @@ from azbatch_operator.cloud.observer import AccountObserver
 from azbatch_operator.cloud.pools import PoolGateway
 from azbatch_operator.conditions import ExtensionsVerdict, Phase, Progress
 from azbatch_operator.config import OperatorConfig
-from azbatch_operator.convergence import RecreateState, Step, StepKind, Tunables, next_step
+from azbatch_operator.convergence import RecreateState, Step, StepKind, Tunables, next_step, orphan_patch
 from azbatch_operator.error_policy import Disposition, classify, retry_delay
 from azbatch_operator.kube.api import KubeGateway, SecretUnreadableError
 from azbatch_operator.logs import get_logger, redact, remember_secret_values
@@ -523,7 +523,7 @@ async def finalize(runtime: Runtime, body: Mapping[str, Any], events: EventSink)
         forget(runtime, ident)
         return Finalization(True, "not ours")
     if policy.deletion_policy == "Orphan":
-        await runtime.pools.update(account, pool_name, rendering.orphan_patch(raw))
+        await runtime.pools.update(account, pool_name, orphan_patch(observed))
         events("Normal", "Orphaned", f"Pool {pool_name} left running without its owner marker (Orphan).")
         forget(runtime, ident)
         return Finalization(True, "orphaned")

@@ -107,5 +107,9 @@ class KubeGateway:
             {"status": dict(status)},
         )
 
+    @property
+    def api_client(self) -> k8s.ApiClient:
+        return self._api
+
     def close(self) -> None:
         self._api.close()  # type: ignore[no-untyped-call]

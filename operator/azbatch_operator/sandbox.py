@@ -1,0 +1,295 @@
+"""The whole product on loopback: Azure emulator, Kubernetes stand-in and the real operator.
+
+Used by `azbatch-operator demo` and the integration tests. Nothing here is a shortcut around the
+product: the operator is the same code `azbatch-operator run` starts (in a thread, or as its own
+process when a test must kill it), it reaches Kubernetes over HTTP through a kubeconfig, and Azure
+over HTTPS through the unmodified SDKs with real tokens, configured by the same environment
+variables a cluster deployment uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from azbatch_operator.config import OperatorConfig
+from azbatch_operator.crd import build_crd
+
+
+@dataclass
+class SandboxSettings:
+    time_scale: float = 60.0
+    resync_interval: float = 10.0
+    health_interval: float = 5.0
+    active_requeue: float = 1.0
+    operator_in_process: bool = True  # False: a real `azbatch-operator run` subprocess (can be killed)
+    emulator_in_process: bool = True  # False: `azbatch-emulator serve` subprocess (can be restarted)
+    account_allowlist: Mapping[str, list[str]] | None = None
+    workdir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class Sandbox:
+    """`with Sandbox() as sandbox:` — everything started; `sandbox.kube` and `sandbox.admin` to poke it."""
+
+    def __init__(self, settings: SandboxSettings | None = None) -> None:
+        self.settings = settings or SandboxSettings()
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self.workdir = Path()
+        self.emulator: Any = None
+        self.kube_thread: Any = None
+        self.kube: Any = None  # azbatch_kubemock.KubeClient
+        self.admin: Any = None  # azbatch_emulator.admin.AdminClient
+        self.info: dict[str, Any] = {}
+        self.env: dict[str, str] = {}
+        self._operator_thread: threading.Thread | None = None
+        self._operator_stop: threading.Event | None = None
+        self._operator_process: subprocess.Popen[bytes] | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from azbatch_emulator import EmulatorProcess, EmulatorThread
+        from azbatch_emulator.admin import AdminClient
+        from azbatch_kubemock import KubeClient, KubeStandInThread
+
+        if self.settings.workdir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="azbatch-sandbox-")
+            self.workdir = Path(self._tempdir.name)
+        else:
+            self.workdir = self.settings.workdir
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.settings.emulator_in_process:
+            self.emulator = EmulatorThread(
+                time_scale=self.settings.time_scale, state_dir=self.workdir / "azure"
+            )
+        else:
+            self.emulator = EmulatorProcess(
+                time_scale=self.settings.time_scale, state_dir=self.workdir / "azure"
+            )
+        self.info = self.emulator.start()
+        self.admin = AdminClient(self.info)
+        self.kube_thread = KubeStandInThread(crds=[build_crd()]).start()
+        kubeconfig = self.kube_thread.kube.write_kubeconfig(self.workdir / "kubeconfig")
+        self.kube = KubeClient(self.kube_thread.url)
+        self.env = self._environment(Path(kubeconfig))
+        self._export(self.env)
+        self.start_operator()
+
+    def stop(self) -> None:
+        self.stop_operator()
+        if self.kube_thread is not None:
+            self.kube_thread.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+
+    def _environment(self, kubeconfig: Path) -> dict[str, str]:
+        key_file = self.workdir / "digest.key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32), encoding="utf-8")
+            key_file.chmod(0o600)
+        config_file = self.workdir / "operator.yaml"
+        config: dict[str, Any] = {
+            "resyncInterval": self.settings.resync_interval,
+            "healthInterval": self.settings.health_interval,
+            "activeRequeue": self.settings.active_requeue,
+        }
+        if self.settings.account_allowlist is not None:
+            config["accountAllowlist"] = dict(self.settings.account_allowlist)
+        config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+        info = self.info
+        return {
+            "KUBECONFIG": str(kubeconfig),
+            "AZURE_TENANT_ID": info["tenant_id"],
+            "AZURE_CLIENT_ID": info["client_id"],
+            "AZURE_CLIENT_SECRET": info["client_secret"],
+            "AZURE_AUTHORITY_HOST": info["authority_host"],
+            "AZURE_RESOURCE_MANAGER_ENDPOINT": info["management_endpoint"],
+            "AZURE_RESOURCE_MANAGER_AUDIENCE": info["management_audience"],
+            "SSL_CERT_FILE": info["ca_bundle"],
+            "REQUESTS_CA_BUNDLE": info["ca_bundle"],
+            "AZBATCH_DIGEST_KEY_FILE": str(key_file),
+            "AZBATCH_OPERATOR_CONFIG": str(config_file),
+            **self.settings.extra_env,
+        }
+
+    def _export(self, env: Mapping[str, str]) -> None:
+        for key, value in env.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    # -- the operator --------------------------------------------------------------------------
+
+    def start_operator(self) -> None:
+        if self.settings.operator_in_process:
+            self._start_operator_thread()
+        else:
+            self._start_operator_process()
+
+    def stop_operator(self) -> None:
+        if self._operator_thread is not None and self._operator_stop is not None:
+            self._operator_stop.set()
+            self._operator_thread.join(timeout=30)
+            self._operator_thread = None
+        if self._operator_process is not None:
+            self._operator_process.send_signal(signal.SIGINT)
+            try:
+                self._operator_process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._operator_process.kill()
+                self._operator_process.wait()
+            self._operator_process = None
+
+    def kill_operator(self) -> None:
+        """SIGKILL the operator process: no cleanup, no last status write (reliability tests)."""
+        if self._operator_process is None:
+            raise RuntimeError("kill_operator needs SandboxSettings(operator_in_process=False)")
+        self._operator_process.kill()
+        self._operator_process.wait()
+        self._operator_process = None
+
+    def _start_operator_thread(self) -> None:
+        from azbatch_operator.commands.run import RunOptions, operate
+        from azbatch_operator.config import load_config
+
+        config: OperatorConfig = load_config(None)
+        stop = threading.Event()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(operate(config, RunOptions(), stop_flag=stop, ready_flag=ready))
+            except BaseException as error:
+                failure.append(error)
+                ready.set()
+
+        self._operator_stop = stop
+        self._operator_thread = threading.Thread(target=run, name="operator", daemon=True)
+        self._operator_thread.start()
+        if not ready.wait(30):
+            raise RuntimeError("the operator did not become ready within 30 s")
+        if failure:
+            self._operator_thread = None
+            raise RuntimeError(f"the operator failed to start: {failure[0]!r}") from failure[0]
+
+    def _start_operator_process(self) -> None:
+        log = (self.workdir / "operator.log").open("ab")
+        self._operator_process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [
+                sys.executable,
+                "-m",
+                "azbatch_operator",
+                "run",
+                "--standalone",
+                "--metrics-port",
+                "0",
+                "--health-port",
+                "0",
+                "--log-format",
+                "json",
+            ],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    # -- conveniences for stories and tests ---------------------------------------------------
+
+    def retarget(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """The manifest pointed at the emulator's account (examples name a real-looking one)."""
+        document = dict(manifest)
+        if document.get("kind") == "BatchPool":
+            spec = dict(document.get("spec") or {})
+            spec["account"] = {
+                "subscriptionId": self.info["subscription_id"],
+                "resourceGroup": self.info["resource_group"],
+                "accountName": self.info["account_name"],
+            }
+            document["spec"] = spec
+        return document
+
+    def apply_file(self, path: str | Path) -> list[dict[str, Any]]:
+        applied = []
+        for document in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")):
+            if document:
+                applied.append(self.kube.apply(self.retarget(document)))
+        return applied
+
+    def pool(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.kube.get(_ref(name, namespace))
+        return found
+
+    def wait_for_condition(
+        self,
+        name: str,
+        type_: str,
+        status: str = "True",
+        *,
+        namespace: str = "default",
+        timeout: float = 60.0,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        def holds(obj: Mapping[str, Any] | None) -> bool:
+            for condition in ((obj or {}).get("status") or {}).get("conditions") or ():
+                if condition.get("type") == type_ and condition.get("status") == status:
+                    return reason is None or condition.get("reason") == reason
+            return False
+
+        what = f"{type_}={status}" + (f" ({reason})" if reason else "")
+        found: dict[str, Any] = self.kube.wait_for(_ref(name, namespace), holds, what, timeout=timeout)
+        return found
+
+
+def _ref(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "azbatch.dev/v1alpha1",
+        "kind": "BatchPool",
+        "metadata": {"name": name, "namespace": namespace},
+    }
+
+
+@contextlib.contextmanager
+def sandbox(**settings: Any) -> Iterator[Sandbox]:
+    with Sandbox(SandboxSettings(**settings)) as running:
+        yield running
+
+
+def wait_until(predicate: Any, *, timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
