@@ -1,0 +1,1 @@
+"""Emulator throughput and memory with many pools (`python -m bench.emulator --help`)."""
