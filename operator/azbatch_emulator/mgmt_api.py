@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -97,7 +99,8 @@ class ManagementApi:
         account = self._account(request)
         now = self.emu.clock.now()
         size = _page_size(request.query.get("maxresults"), DEFAULT_PAGE)
-        pools = self.store.list_pools(account, now)
+        keep = pool_filter(request.query.get("$filter"), now)
+        pools = [p for p in self.store.list_pools(account, now) if keep(p)]
         names = sorted(p.name.lower() for p in pools)
         start = (
             bisect.bisect_right(names, request.query["$skiptoken"]) if "$skiptoken" in request.query else 0
@@ -105,9 +108,10 @@ class ManagementApi:
         page = names[start : start + size]
         body: dict[str, Any] = {"value": [account.pools[name].arm_json(now) for name in page]}
         if start + size < len(names):
+            extra = f"&$filter={quote(request.query['$filter'])}" if "$filter" in request.query else ""
             body["nextLink"] = (
                 f"{self.emu.base_url}{account.arm_id}/pools?api-version={request.query['api-version']}"
-                f"&maxresults={size}&$skiptoken={quote(page[-1])}"
+                f"&maxresults={size}&$skiptoken={quote(page[-1])}{extra}"
             )
         return json_response(body)
 
@@ -176,6 +180,56 @@ class ManagementApi:
     async def disable_autoscale(self, request: web.Request) -> web.Response:
         account = self._account(request)
         return self._pool_response(self.store.disable_autoscale(account, request.match_info["pool"]))
+
+
+_FILTER = re.compile(
+    r"^(?:(?P<field>name|properties/(?:allocationState|provisioningState|vmSize))\s+eq\s+'(?P<value>[^']*)'"
+    r"|startswith\(\s*name\s*,\s*'(?P<prefix>[^']*)'\s*\))$",
+    re.IGNORECASE,
+)
+
+
+def _unwrap(clause: str) -> str:
+    clause = clause.strip()
+    return clause[1:-1].strip() if clause.startswith("(") and clause.endswith(")") else clause
+
+
+def pool_filter(text: str | None, now: float) -> Callable[[Pool], bool]:
+    """The subset of ARM's pool list `$filter` the emulator understands; anything else is refused."""
+    if not text:
+        return lambda pool: True
+    clauses = [
+        _FILTER.match(_unwrap(part)) for part in re.split(r"\s+or\s+", text.strip(), flags=re.IGNORECASE)
+    ]
+    if not all(clauses):
+        raise ServiceError(
+            400,
+            "InvalidQueryParameterValue",
+            f"The emulator does not understand the $filter '{text}'. Supported: name eq '...', "
+            "startswith(name, '...'), properties/allocationState|provisioningState|vmSize eq '...', "
+            "joined by 'or'.",
+        )
+
+    def value_of(pool: Pool, field: str) -> str:
+        readers: dict[str, Callable[[], str]] = {
+            "name": lambda: pool.name,
+            "properties/allocationstate": lambda: pool.allocation_state(now),
+            "properties/provisioningstate": lambda: "Deleting" if pool.deleting else "Succeeded",
+            "properties/vmsize": lambda: str(pool.properties.get("vmSize", "")),
+        }
+        return readers[field.lower()]()
+
+    def keep(pool: Pool) -> bool:
+        for match in clauses:
+            assert match is not None
+            if match.group("prefix") is not None:
+                if pool.name.lower().startswith(match.group("prefix").lower()):
+                    return True
+            elif value_of(pool, match.group("field")).lower() == match.group("value").lower():
+                return True
+        return False
+
+    return keep
 
 
 def _page_size(value: str | None, default: int) -> int:

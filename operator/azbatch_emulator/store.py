@@ -145,6 +145,8 @@ class Store:
                 400, "InvalidRequestContent", "The request body must be a JSON object with 'properties'."
             )
         existing = self.find_pool(account, name, now)
+        if existing is not None:
+            ensure_not_deleting(existing)
         check_conditions(existing, if_match=if_match, if_none_match=if_none_match)
         body = strip_secrets(copy.deepcopy(body))
         stored = {k: body[k] for k in ("properties", "identity", "tags") if k in body}
@@ -162,7 +164,6 @@ class Store:
             self._resize(account, pool, now)
             self.save_pool(pool)
             return pool, True
-        ensure_not_deleting(existing)
         check_zero_node_change(
             existing.properties,
             stored["properties"],
@@ -180,8 +181,8 @@ class Store:
     def patch_pool(self, account: Account, name: str, body: Any, *, if_match: str | None) -> Pool:
         now = self.clock.now()
         pool = self.pool(account, name, now)
-        check_conditions(pool, if_match=if_match, if_none_match=None)
         ensure_not_deleting(pool)
+        check_conditions(pool, if_match=if_match, if_none_match=None)
         if not isinstance(body, dict):
             raise ServiceError(400, "InvalidRequestContent", "The request body must be a JSON object.")
         body = strip_secrets(copy.deepcopy(body))

@@ -168,8 +168,10 @@ async def test_begin_delete_polls_until_the_pool_is_gone(
         await mgmt.pool.update(rg, account, "doomed", {"properties": {"metadata": []}})
     assert caught.value.status_code == 409
     assert caught.value.error.code == "PoolBeingDeleted"
-    with pytest.raises(HttpResponseError, match="PoolBeingDeleted"):
-        await mgmt.pool.create(rg, account, "doomed", small_pool(nodes=1))
+    with pytest.raises(HttpResponseError, match="PoolBeingDeleted"):  # even with If-None-Match: *
+        await mgmt.pool.create(
+            rg, account, "doomed", small_pool(nodes=1), match_condition=MatchConditions.IfMissing
+        )
     await poller.result()
     with pytest.raises(ResourceNotFoundError):
         await mgmt.pool.get(rg, account, "doomed")
@@ -185,6 +187,12 @@ async def test_list_follows_next_link(info: dict[str, Any], admin: AdminClient, 
     names = [p.name async for p in mgmt.pool.list_by_batch_account(rg, account, maxresults=2)]
     assert names == [f"pool{i}" for i in range(5)]
     assert admin.counters()["GET mgmt.pools"] == 3
+    chosen = mgmt.pool.list_by_batch_account(
+        rg, account, filter="name eq 'pool1' or startswith(name, 'pool4')"
+    )
+    assert [p.name async for p in chosen] == ["pool1", "pool4"]
+    with pytest.raises(HttpResponseError, match="does not understand"):
+        _ = [p async for p in mgmt.pool.list_by_batch_account(rg, account, filter="tags/x eq 'y'")]
 
 
 async def test_stop_resize_and_disable_autoscale(info: dict[str, Any], admin: AdminClient, mgmt: Any) -> None:
