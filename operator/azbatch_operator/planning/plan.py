@@ -1,0 +1,242 @@
+"""plan(desired, observed, policy) -> Plan: the ordered actions that make the pool match the spec.
+
+Pure: the operator carries out the first action, observes again and plans again, so every plan
+starts from what the pool is now. Rules (docs/planning.md has the reasoning):
+
+1. No pool: ``create``. A pool being deleted (provisioningState Deleting): ``create`` once Azure has
+   removed it (``Plan.waiting`` says so; writes to a deleting pool fail with PoolBeingDeleted).
+2. Extension changes with ``updateStrategy: Recreate`` (the default), or zero-node-only changes on a
+   pool that has nodes with ``Recreate``: one ``recreate`` naming every field that forced it.
+3. Zero-node-only changes (extensions included) with ``ScaleToZero``: ``scale_to_zero`` then one
+   ``patch`` carrying the zero-node changes, the live changes and the scale settings that resize
+   the pool back. While the pool shrinks to zero, the plan waits.
+4. Zero-node-only changes (not extensions under Recreate) on a pool steady at zero nodes: ``patch``.
+5. Live changes only: ``patch`` with just the changed properties.
+6. Fixed scale, steady, short of its target with resize errors: ``resize`` (retry the allocation).
+7. Nothing: ``none``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from azbatch_operator.models import Policy
+from azbatch_operator.planning.changes import Change, Differences, differences
+from azbatch_operator.planning.fields import CLEARED_VALUES, IDENTITY, ChangeKind
+from azbatch_operator.rendering import DesiredPool, ObservedPool
+
+RECREATE: Final = "Recreate"
+SCALE_TO_ZERO: Final = "ScaleToZero"
+
+
+class ActionType(enum.Enum):
+    NONE = "none"
+    CREATE = "create"
+    PATCH = "patch"
+    RESIZE = "resize"
+    SCALE_TO_ZERO = "scale_to_zero"
+    RECREATE = "recreate"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step. ``patch`` is the ARM PATCH body (``patch`` and ``scale_to_zero``) or the resize
+    targets (``resize``); it may hold Secret values, so it is never shown by repr or JSON."""
+
+    type: ActionType
+    fields: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    patch: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type.value, "fields": list(self.fields), "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered actions; ``waiting`` is set when the first action cannot start yet (requeue and re-plan).
+    ``notes`` are facts worth telling the user that are not actions (e.g. fields not compared)."""
+
+    actions: tuple[Action, ...]
+    notes: tuple[str, ...] = ()
+    waiting: str | None = None
+
+    @property
+    def is_noop(self) -> bool:
+        return self.waiting is None and all(a.type is ActionType.NONE for a in self.actions)
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"actions": [a.to_json() for a in self.actions]}
+        if self.notes:
+            result["notes"] = list(self.notes)
+        if self.waiting:
+            result["waiting"] = self.waiting
+        return result
+
+
+def _strategy(policy: Policy | None) -> str:
+    return (policy or Policy()).update_strategy
+
+
+def _deallocation(policy: Policy | None) -> str:
+    return "TaskCompletion" if (policy or Policy()).drain.enabled else "Requeue"
+
+
+def _patch_body(desired: DesiredPool, diff: Differences, props: list[str]) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    body: dict[str, Any] = {"properties": properties}
+    for prop in props:
+        if prop == IDENTITY:
+            body[IDENTITY] = desired.body.get(IDENTITY, CLEARED_VALUES[IDENTITY])
+        elif prop == "metadata":
+            properties["metadata"] = diff.metadata
+        elif prop in desired.properties:
+            properties[prop] = desired.properties[prop]
+        elif prop == "displayName":
+            properties[prop] = desired.pool_name
+        else:
+            properties[prop] = CLEARED_VALUES.get(prop)
+    return body
+
+
+def _unique(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _nodes(observed: ObservedPool) -> str:
+    return (
+        f"{observed.current_dedicated_nodes} dedicated and {observed.current_low_priority_nodes} "
+        f"Spot/low-priority nodes, allocation state {observed.allocation_state or 'unknown'}"
+    )
+
+
+def _create(reason: str) -> Action:
+    return Action(ActionType.CREATE, fields=(), reasons=(reason,), patch=None)
+
+
+def _recreate(changes: list[Change], forcing: list[Change], observed: ObservedPool, strategy: str) -> Action:
+    """One recreate: a headline per cause, then the reason of every changed field."""
+    headlines = []
+    extensions = [c.field.rsplit("[", 1)[-1].rstrip("]") for c in forcing if c.kind is ChangeKind.EXTENSION]
+    if extensions:
+        headlines.append(
+            f"recreate: extensions cannot change on an existing pool ({', '.join(map(repr, extensions))}); "
+            f"policy.updateStrategy is {strategy} (ScaleToZero would patch them at zero nodes instead)"
+        )
+    zero = [c.field for c in forcing if c.kind is ChangeKind.ZERO_NODES]
+    if zero:
+        headlines.append(
+            f"recreate: Azure accepts changes to {', '.join(zero)} only on a pool steady at zero nodes and the "
+            f"pool has {_nodes(observed)}; policy.updateStrategy is {strategy}"
+        )
+    return Action(
+        ActionType.RECREATE,
+        fields=_unique([c.field for c in changes]),
+        reasons=(*headlines, *(c.reason for c in changes)),
+    )
+
+
+def _resize_needed(observed: ObservedPool, changes: list[Change]) -> bool:
+    if observed.auto_scale or not observed.is_steady or not observed.resize_errors:
+        return False
+    if any(c.prop == "scaleSettings" for c in changes):
+        return False
+    short_dedicated = observed.current_dedicated_nodes < (observed.target_dedicated_nodes or 0)
+    short_low_priority = observed.current_low_priority_nodes < (observed.target_low_priority_nodes or 0)
+    return short_dedicated or short_low_priority
+
+
+def _resize(desired: DesiredPool, observed: ObservedPool) -> Action:
+    errors = "; ".join(f"{e.code}: {e.message}" for e in observed.resize_errors[:3])
+    scale = desired.properties.get("scaleSettings") or CLEARED_VALUES["scaleSettings"]
+    dedicated = f"{observed.current_dedicated_nodes}/{observed.target_dedicated_nodes}"
+    low_priority = f"{observed.current_low_priority_nodes}/{observed.target_low_priority_nodes}"
+    return Action(
+        ActionType.RESIZE,
+        fields=("scaleSettings",),
+        reasons=(
+            f"the last resize stopped at {dedicated} dedicated and {low_priority} Spot/low-priority nodes "
+            f"({errors}); resize again to reach the target (large pools may need several resizes)",
+        ),
+        patch={"properties": {"scaleSettings": scale}},
+    )
+
+
+def plan(desired: DesiredPool, observed: ObservedPool | None, policy: Policy | None = None) -> Plan:
+    """The actions that make ``observed`` equal ``desired`` under ``policy`` (spec.policy)."""
+    if observed is None:
+        return Plan((_create(f"pool {desired.pool_name!r} does not exist: create it"),))
+    if observed.is_deleting:
+        return Plan(
+            (_create(f"pool {desired.pool_name!r} is being deleted: create it again afterwards"),),
+            waiting="the pool is being deleted (provisioningState Deleting); Azure refuses writes until it "
+            "is gone",
+        )
+    diff = differences(desired, observed)
+    changes = list(diff.changes)
+    strategy = _strategy(policy)
+    extension = [c for c in changes if c.kind is ChangeKind.EXTENSION]
+    zero_only = [c for c in changes if c.kind is ChangeKind.ZERO_NODES]
+    at_zero = observed.is_steady_at_zero
+
+    forcing = extension if strategy == RECREATE else []
+    if strategy == RECREATE and not at_zero:
+        forcing = extension + zero_only
+    if forcing:
+        return Plan((_recreate(changes, forcing, observed, strategy),), notes=diff.notes)
+
+    actions: list[Action] = []
+    waiting = None
+    if extension or zero_only:
+        props = _unique([c.prop for c in changes])
+        if not at_zero:
+            props = _unique([*props, "scaleSettings"])  # resize back after the patch
+            if observed.targets_zero:
+                waiting = f"waiting for the pool to reach zero nodes ({_nodes(observed)})"
+            else:
+                actions.append(
+                    Action(
+                        ActionType.SCALE_TO_ZERO,
+                        fields=_unique([c.field for c in extension + zero_only]),
+                        reasons=(
+                            "these changes need a pool with zero nodes (policy.updateStrategy ScaleToZero): "
+                            f"resize from {_nodes(observed)} to 0, patch, then resize back",
+                        ),
+                        patch={"properties": {"scaleSettings": {"fixedScale": _zero_scale(policy)}}},
+                    )
+                )
+        reasons = [c.reason for c in changes]
+        if "scaleSettings" in props and not any(c.prop == "scaleSettings" for c in changes):
+            reasons.append("scaleSettings: resize back to the spec's scale after the change")
+        actions.append(
+            Action(
+                ActionType.PATCH,
+                fields=_unique([c.field for c in changes] + (["scaleSettings"] if not at_zero else [])),
+                reasons=tuple(reasons),
+                patch=_patch_body(desired, diff, list(props)),
+            )
+        )
+    elif changes:
+        actions.append(
+            Action(
+                ActionType.PATCH,
+                fields=_unique([c.field for c in changes]),
+                reasons=tuple(c.reason for c in changes),
+                patch=_patch_body(desired, diff, list(_unique([c.prop for c in changes]))),
+            )
+        )
+    if _resize_needed(observed, changes):
+        actions.append(_resize(desired, observed))
+    if not actions:
+        actions.append(Action(ActionType.NONE, reasons=("the pool matches the spec",)))
+    return Plan(tuple(actions), notes=diff.notes, waiting=waiting)
+
+
+def _zero_scale(policy: Policy | None) -> dict[str, Any]:
+    return {
+        "targetDedicatedNodes": 0,
+        "targetLowPriorityNodes": 0,
+        "nodeDeallocationOption": _deallocation(policy),
+    }
