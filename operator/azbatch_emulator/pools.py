@@ -53,6 +53,12 @@ def evaluate_formula(formula: str) -> tuple[int, int, str]:
     return values["TargetDedicatedNodes"], values["TargetLowPriorityNodes"], results
 
 
+def os_mismatch(extension_type: str, *, windows: bool) -> bool:
+    """An extension built for the other OS fails with VM agent error 51 (seed 001)."""
+    kind = extension_type.lower()
+    return kind.endswith("forwindows") if not windows else kind.endswith("forlinux")
+
+
 @dataclass
 class Resize:
     start: float
@@ -270,6 +276,15 @@ class Pool:
             appear_at=appear,
         )
         extensions = self.vm_config().get("extensions") or []
+        windows = "windows" in str(self.vm_config().get("nodeAgentSkuId", "")).lower()
+        for ext in extensions:
+            if os_mismatch(str(ext.get("type", "")), windows=windows):
+                node.extension_failures[ext["name"]] = Failure(
+                    "ProvisioningState/failed/51",
+                    f"Enable failed: {ext.get('type')} does not support this operating system "
+                    f"(error 51, OS not supported). Use the {'Windows' if windows else 'Linux'} variant.",
+                    51,
+                )
         for script in scripts:
             if not script.matches_pool(self.name) or not script.fails(ordinal):
                 continue

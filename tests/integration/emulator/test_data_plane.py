@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from azure.batch import models as batch_models
 from azure.batch.aio import BatchClient
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from emulator_helpers import key_vault_extension, small_pool, wait_until_steady
 
 from azbatch_emulator.admin import AdminClient
@@ -154,3 +154,28 @@ async def test_missing_pool_answers_pool_not_found(
     with pytest.raises(ResourceNotFoundError) as caught:
         _ = [n async for n in batch.list_nodes("nosuchpool")]
     assert "PoolNotFound" in str(caught.value)
+
+
+async def test_extension_for_the_other_os_fails_with_error_51(
+    info: dict[str, Any], admin: AdminClient, mgmt: Any, batch: BatchClient
+) -> None:
+    windows_kv = {**key_vault_extension(require_initial_sync=False), "type": "KeyVaultForWindows"}
+    await create(info, mgmt, "wrongos", small_pool(nodes=1, extensions=[windows_kv]))
+    wait_until_steady(admin)
+    (node,) = [n async for n in batch.list_nodes("wrongos")]
+    view = await batch.get_node_extension("wrongos", node.id, "secretext")
+    assert view.instance_view.statuses[0].code == "ProvisioningState/failed/51"
+    assert "OS not supported" in view.instance_view.statuses[0].message
+
+
+async def test_data_plane_refuses_an_unknown_api_version(
+    info: dict[str, Any], admin: AdminClient, credential: Any
+) -> None:
+    async with BatchClient(
+        info["batch_endpoint"], credential, connection_verify=info["ca_cert"], api_version="2023-05-01.17.0"
+    ) as old:
+        with pytest.raises(HttpResponseError) as caught:
+            _ = [c async for c in old.list_pool_node_counts()]
+    assert caught.value.status_code == 400
+    assert "InvalidQueryParameterValue" in str(caught.value)
+    assert "api-version" in str(caught.value)
