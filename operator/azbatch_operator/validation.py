@@ -110,10 +110,19 @@ def validate_manifest(document: Any) -> tuple[BatchPool | None, list[Finding]]:
     if findings:
         return None, findings
     try:
-        pool = BatchPool.model_validate(dict(document), by_alias=True, by_name=False)
+        pool = BatchPool.model_validate(_plain(document), by_alias=True, by_name=False)
     except ValidationError as error:
         return None, schema_findings(error, root=BatchPool)
     return pool, validate(pool)
+
+
+def _plain(value: Any) -> Any:
+    """Mappings (kopf's Body, Spec) as dicts and sequences as lists, all the way down."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _check_type_meta(document: Mapping[str, Any]) -> list[Finding]:

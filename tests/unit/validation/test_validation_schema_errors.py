@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -190,3 +191,15 @@ def test_any_document_gives_findings_not_a_traceback(document: Any) -> None:
     _check_outcome(
         {"apiVersion": "azbatch.dev/v1alpha1", "kind": "BatchPool", "metadata": document, "spec": document}
     )
+
+
+def test_read_only_mappings_as_kopf_passes_them_are_accepted() -> None:
+    def frozen(value: Any) -> Any:
+        if isinstance(value, dict):
+            return MappingProxyType({key: frozen(item) for key, item in value.items()})
+        if isinstance(value, list):
+            return tuple(frozen(item) for item in value)
+        return value
+
+    model, findings = validate_manifest(frozen(load_example("autoscale")))
+    assert model is not None and findings == []
