@@ -89,6 +89,22 @@ def invalid(spec: ResourceSpec, name: str | None, field: str, detail: str) -> Ap
     )
 
 
+def invalid_fields(spec: ResourceSpec, name: str | None, problems: list[tuple[str, str]]) -> ApiError:
+    """422 for schema or CEL violations, listing each ``field: problem`` as the API server does."""
+    qualified_kind = f"{spec.kind}.{spec.group}" if spec.group else spec.kind
+    listed = [f"{field}: {detail}" if field else detail for field, detail in problems]
+    joined = listed[0] if len(listed) == 1 else f"[{', '.join(listed)}]"
+    return ApiError(
+        status=422,
+        reason="Invalid",
+        message=f'{qualified_kind} "{name or ""}" is invalid: {joined}',
+        details={
+            **_details(spec, name, kind=spec.kind),
+            "causes": [{"reason": "FieldValueInvalid", "message": d, "field": f} for f, d in problems],
+        },
+    )
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(status=400, reason="BadRequest", message=message)
 

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from azbatch_kubemock import cel_rules
 from azbatch_kubemock.jsonpath import JsonPath, JsonPathError
 
 
@@ -41,6 +42,7 @@ class ResourceSpec:
     status_subresource: bool = False
     printer_columns: tuple[PrinterColumn, ...] = ()
     custom: bool = False  # served from a CRD (merge/JSON patch only) rather than built in
+    schema: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -85,6 +87,19 @@ def _printer_columns(version: Mapping[str, Any], where: str) -> tuple[PrinterCol
     return tuple(columns)
 
 
+def _schema(version: Mapping[str, Any], where: str) -> Mapping[str, Any] | None:
+    schema = (version.get("schema") or {}).get("openAPIV3Schema")
+    if schema is None:
+        return None
+    if not isinstance(schema, Mapping):
+        raise CrdError(f"{where}.schema.openAPIV3Schema must be an object")
+    try:
+        cel_rules.compile_all(schema)
+    except cel_rules.CelRuleError as exc:
+        raise CrdError(f"{where}.schema.openAPIV3Schema: {exc}") from exc
+    return schema
+
+
 def specs_from_crd(crd: Mapping[str, Any]) -> list[ResourceSpec]:
     """One ``ResourceSpec`` per served version of an ``apiextensions.k8s.io/v1`` CRD document."""
     if not isinstance(crd, Mapping):
@@ -120,6 +135,7 @@ def specs_from_crd(crd: Mapping[str, Any]) -> list[ResourceSpec]:
                 status_subresource="status" in (version.get("subresources") or {}),
                 printer_columns=_printer_columns(version, where),
                 custom=True,
+                schema=_schema(version, where),
             )
         )
     if not result:

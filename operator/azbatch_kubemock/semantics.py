@@ -138,10 +138,13 @@ def updated_object(
     *,
     to_status: bool,
     require_resource_version: bool = False,
+    admit: Callable[[dict[str, Any]], dict[str, Any]] = lambda obj: obj,
 ) -> dict[str, Any]:
     """The object after a write of ``candidate`` (a patched or replacing body), not yet versioned.
 
-    The caller compares the result with ``old`` to skip no-op writes and then calls ``versioned``.
+    ``admit`` is the resource's schema step (defaults, pruning, validation), applied before
+    ``generation`` is decided so that a pruned field changes nothing. The caller compares the
+    result with ``old`` to skip no-op writes and then calls ``versioned``.
     """
     if not isinstance(candidate, dict):
         raise WriteRejectedError("bad_request", "the request body must be a JSON object")
@@ -170,7 +173,7 @@ def updated_object(
             new["status"] = copy.deepcopy(candidate["status"])
         else:
             new.pop("status", None)
-        return new
+        return admit(new)
 
     new = copy.deepcopy(candidate)
     new["apiVersion"], new["kind"] = old.get("apiVersion", spec.api_version), old.get("kind", spec.kind)
@@ -187,6 +190,8 @@ def updated_object(
             new["status"] = copy.deepcopy(old["status"])
         else:
             new.pop("status", None)
+    new = admit(new)
+    meta = new["metadata"]
     if old_meta.get("deletionTimestamp"):
         added = [f for f in meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
         if added:

@@ -30,7 +30,7 @@ import kmock
 import yaml
 from kmock._internal import rendering
 
-from azbatch_kubemock import errors, patching, selectors, semantics, tables
+from azbatch_kubemock import cel_rules, errors, patching, schema, selectors, semantics, tables
 from azbatch_kubemock.kubeconfig import write_kubeconfig
 from azbatch_kubemock.resources import CrdError, ResourceSpec, specs_from_crd
 from azbatch_kubemock.routing import parse_request
@@ -282,7 +282,14 @@ class KubeStandIn(kmock.KubernetesEmulator):
             self.objects[key] = body
         self._log[_gvr(resource)].append((int(meta["resourceVersion"]), {"type": event_type, "object": body}))
 
-    def _store_new(self, resource: kmock.resource, namespace: str | None, body: Any) -> dict[str, Any]:
+    def _store_new(
+        self,
+        resource: kmock.resource,
+        namespace: str | None,
+        body: Any,
+        *,
+        admit: Callable[[dict[str, Any]], dict[str, Any]] = lambda obj: obj,
+    ) -> dict[str, Any]:
         spec = self.spec_for(resource)
         assert spec is not None  # declared by the caller
         obj = semantics.new_object(
@@ -294,6 +301,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
         )
         if _gvr(resource) == _gvr(NAMESPACES):
             obj["status"] = {"phase": "Active"}  # what the namespace strategy sets on create
+        obj = admit(obj)
         self._next_version()
         self._record(resource, "ADDED", obj)
         return obj
@@ -340,10 +348,26 @@ class KubeStandIn(kmock.KubernetesEmulator):
         name = (data.get("metadata") or {}).get("name") if isinstance(data, dict) else None
         if name and self.get_object(request.resource, request.namespace, name) is not None:
             raise errors.already_exists(spec, name)
-        obj = self._store_new(request.resource, request.namespace, data)
+        obj = self._store_new(request.resource, request.namespace, data, admit=self._admission(spec, None))
         if _gvr(request.resource) == _gvr(CRD_RESOURCE):
             self.register_crd(obj)
         return obj
+
+    def _admission(
+        self, spec: ResourceSpec, old: dict[str, Any] | None
+    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """The CRD schema step of a write: defaults, pruning, then schema and CEL validation."""
+
+        def admit(obj: dict[str, Any]) -> dict[str, Any]:
+            if spec.schema is None:
+                return obj
+            admitted = schema.default_and_prune(spec.schema, obj)
+            found = schema.validate(spec.schema, admitted) + cel_rules.problems(spec.schema, admitted, old)
+            if found:
+                raise errors.invalid_fields(spec, admitted["metadata"].get("name"), found)
+            return admitted
+
+        return admit
 
     def _namespace_spec(self) -> ResourceSpec:
         spec = self.spec_for(NAMESPACES)
@@ -381,6 +405,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
             spec,
             to_status=request.subresource == "status",
             require_resource_version=request.method == kmock.method.PUT and spec.custom,
+            admit=self._admission(spec, old),
         )
         if new == old:
             return old  # a no-op write: no new resourceVersion, no watch event

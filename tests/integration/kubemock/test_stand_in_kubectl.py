@@ -131,6 +131,7 @@ def test_delete_and_wait(
 
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[3]
+NOW = "2026-01-01T00:00:00Z"
 
 
 @pytest.fixture
@@ -172,8 +173,13 @@ def test_project_crd_printer_columns_in_kubectl_get_bp(project_kubectl: tuple[Ku
         {
             "status": {
                 "conditions": [
-                    {"type": "Ready", "status": "False", "reason": "Resizing"},
-                    {"type": "ExtensionsHealthy", "status": "True"},
+                    {"type": "Ready", "status": "False", "reason": "Resizing", "lastTransitionTime": NOW},
+                    {
+                        "type": "ExtensionsHealthy",
+                        "status": "True",
+                        "reason": "AllSucceeded",
+                        "lastTransitionTime": NOW,
+                    },
                 ],
                 "pool": {
                     "currentDedicatedNodes": 1,

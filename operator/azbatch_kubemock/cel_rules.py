@@ -1,0 +1,124 @@
+"""A CRD's ``x-kubernetes-validations`` (CEL) rules evaluated on writes, with cel-python.
+
+As the API server does, on the pruned and defaulted object: each rule runs with ``self`` bound to
+the value at its node (every item of a list, every value of a map); ``oldSelf`` is bound on
+updates where the old object has a value at the same place (list-map items matched by their
+keys); transition rules (those that mention ``oldSelf``) are skipped when there is no old value.
+A rule that is false, or cannot be evaluated, rejects the write with its ``message``,
+``reason`` and ``fieldPath``. Kubernetes' own CEL libraries (``isURL``, ``quantity``, ...) are
+not available in cel-python: a rule using them is reported as not evaluable.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import celpy
+from celpy.adapter import json_to_cel
+from celpy.celparser import CELParseError
+from celpy.evaluation import CELEvalError
+
+from azbatch_kubemock.schema import Problem
+
+_REASON_WORDS = {
+    "FieldValueForbidden": "Forbidden",
+    "FieldValueRequired": "Required value",
+    "FieldValueDuplicate": "Duplicate value",
+}
+
+
+class CelRuleError(ValueError):
+    """A rule that does not parse (the API server refuses such a CRD)."""
+
+
+@functools.cache
+def _program(rule: str) -> Any:
+    environment = celpy.Environment()
+    try:
+        return environment.program(environment.compile(rule))
+    except CELParseError as exc:
+        raise CelRuleError(f"x-kubernetes-validations rule {rule!r} does not parse: {exc}") from exc
+
+
+def compile_all(schema: Mapping[str, Any]) -> int:
+    """Parse every rule in the schema now (raises ``CelRuleError``); returns how many there are."""
+    count = 0
+    for rule in schema.get("x-kubernetes-validations") or []:
+        _program(rule["rule"])
+        count += 1
+    for sub in (schema.get("properties") or {}).values():
+        count += compile_all(sub)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), Mapping):
+            count += compile_all(schema[key])
+    return count
+
+
+def _sites(
+    schema: Mapping[str, Any], new: Any, old: Any, path: str
+) -> Iterator[tuple[str, Mapping[str, Any], Any, Any]]:
+    """(path, rule, self, oldSelf) for every rule that applies to a value present in ``new``."""
+    for rule in schema.get("x-kubernetes-validations") or []:
+        if old is not None or "oldSelf" not in rule.get("rule", ""):
+            yield path, rule, new, old
+    if isinstance(new, dict):
+        for key, sub in (schema.get("properties") or {}).items():
+            if key in new:
+                yield from _sites(
+                    sub, new[key], old.get(key) if isinstance(old, dict) else None, f"{path}.{key}"
+                )
+        if isinstance(schema.get("additionalProperties"), Mapping):
+            for key, item in new.items():
+                previous = old.get(key) if isinstance(old, dict) else None
+                yield from _sites(schema["additionalProperties"], item, previous, f"{path}[{key}]")
+    elif isinstance(new, list) and isinstance(schema.get("items"), Mapping):
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        for index, item in enumerate(new):
+            yield from _sites(schema["items"], item, _matching_old_item(old, item, keys), f"{path}[{index}]")
+
+
+def _matching_old_item(old: Any, item: Any, keys: list[str]) -> Any:
+    if not keys or not isinstance(old, list) or not isinstance(item, dict):
+        return None
+    for candidate in old:
+        if isinstance(candidate, dict) and all(candidate.get(k) == item.get(k) for k in keys):
+            return candidate
+    return None
+
+
+def _problem(path: str, rule: Mapping[str, Any], value: Any, detail: str) -> Problem:
+    field = (path + rule.get("fieldPath", "")).lstrip(".")
+    word = _REASON_WORDS.get(rule.get("reason", ""))
+    if word:
+        return field, f"{word}: {detail}"
+    kind = "object" if isinstance(value, dict) else "array" if isinstance(value, list) else "string"
+    return field, f'Invalid value: "{kind}": {detail}'
+
+
+def problems(
+    schema: Mapping[str, Any], new: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> list[Problem]:
+    """Every rule the object breaks, as ``(field path, message)``; empty when all rules hold."""
+    found: list[Problem] = []
+    for path, rule, value, previous in _sites(schema, dict(new), dict(old) if old else None, ""):
+        activation = {"self": json_to_cel(value)}
+        if previous is not None:
+            activation["oldSelf"] = json_to_cel(previous)
+        try:
+            result = _program(rule["rule"]).evaluate(activation)
+        except (CELEvalError, TypeError, ValueError, KeyError) as exc:
+            found.append(
+                _problem(path, rule, value, f"the stand-in could not evaluate rule {rule['rule']!r}: {exc}")
+            )
+            continue
+        if isinstance(result, CELEvalError):
+            found.append(
+                _problem(
+                    path, rule, value, f"the stand-in could not evaluate rule {rule['rule']!r}: {result}"
+                )
+            )
+        elif result is not True and not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):
+            found.append(_problem(path, rule, value, rule.get("message") or f"failed rule: {rule['rule']}"))
+    return found
