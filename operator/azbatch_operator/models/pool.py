@@ -46,7 +46,7 @@ MANAGED_IMAGE_MESSAGE = (
     "publish the image to an Azure Compute Gallery and set imageReference.id to the gallery image "
     "(.../galleries/{gallery}/images/{image}[/versions/{version}])"
 )
-MANAGED_IMAGE_PATTERN = r"(?i)/providers/Microsoft\.Compute/images/[^/]+/?$"
+MANAGED_IMAGE_PATTERN = "(?i)/providers/Microsoft[.]Compute/images/[^/]+/?$"  # no backslash: CEL string
 
 
 class ComputeNodeIdentityReference(ArmModel):
@@ -235,7 +235,7 @@ class VMExtension(ArmModel):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                {"rule": "!self.type.matches('^(?i)customscript$')", "message": CUSTOM_SCRIPT_MESSAGE},
+                {"rule": "!self.type.matches('(?i)^customscript$')", "message": CUSTOM_SCRIPT_MESSAGE},
             ]
         }
     )

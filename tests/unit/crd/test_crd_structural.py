@@ -117,3 +117,10 @@ class _Union(BaseModel):
 def test_the_generator_refuses_models_without_a_structural_form() -> None:
     with pytest.raises(SchemaTranslationError, match="union of 2 types"):
         structural_schema(_Union)
+
+
+def test_rules_use_no_backslash_escapes(schema: dict[str, Any]) -> None:
+    """cel-go refuses escapes like '\\.' in string literals (cel-python is lenient): write [.] instead."""
+    for path, node in structural.walk(schema):
+        for rule in node.get("x-kubernetes-validations", []):
+            assert "\\" not in rule["rule"], f"{path}: {rule['rule']}"
