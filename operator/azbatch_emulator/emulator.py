@@ -104,7 +104,7 @@ class Emulator:
         )
         ca = load_or_create_ca(self.state_dir)
         if self._reset:
-            self.store.clear()
+            self.store.wipe()
         saved_now = self.store.load()
         if saved_now:
             self.clock = SimClock(self.clock.time_scale, start=saved_now)

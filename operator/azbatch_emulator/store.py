@@ -328,10 +328,17 @@ class Store:
             if account_found is None:
                 continue
             account_found.pools[pool.name.lower()] = pool
-            latest = max(latest, pool.last_modified)
+            latest = max(latest, pool.last_modified, pool.provisioning_since, pool.allocation_since)
         clock_file = self.state_dir / "clock.json"
         saved = json.loads(clock_file.read_text())["now"] if clock_file.exists() else 0.0
         return max(saved, latest) or None
+
+    def wipe(self) -> None:
+        """Forget every account and pool, on disk too (`serve --reset`)."""
+        self.clear()
+        if self.state_dir:
+            for path in [*(self.state_dir / "pools").glob("*.json"), self.state_dir / "accounts.json"]:
+                path.unlink(missing_ok=True)
 
     def clear(self) -> None:
         for account in self.accounts.values():

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.identity import ClientSecretCredential
 from azure.mgmt.batch import BatchManagementClient
 
@@ -64,6 +66,10 @@ def test_pools_and_simulation_survive_a_kill_and_restart(tmp_path: Path) -> None
         steady = client.pool.get(info["resource_group"], info["account_name"], "survivor")
         assert steady.properties.allocation_state == "Steady"
         assert steady.properties.current_dedicated_nodes == 3
+        process.extra_args = ["--reset"]
+        process.restart()
+        with pytest.raises(ResourceNotFoundError):
+            client.pool.get(info["resource_group"], info["account_name"], "survivor")
 
 
 def test_env_prints_the_ecosystem_variables(tmp_path: Path) -> None:
