@@ -19,7 +19,8 @@ FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 class TinyOperator:
     """A kopf operator with one handler of each kind, running in its own thread and loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, peering_name: str | None = None) -> None:
+        self.peering_name = peering_name
         self.registry = kopf.OperatorRegistry()
         self.diffs: list[Any] = []
         self.deleted: list[str] = []
@@ -61,7 +62,8 @@ class TinyOperator:
                 kopf.operator(
                     registry=self.registry,
                     clusterwide=True,
-                    standalone=True,
+                    standalone=self.peering_name is None,
+                    peering_name=self.peering_name,
                     stop_flag=self.stop_flag,
                     ready_flag=self.ready_flag,
                 )
@@ -125,3 +127,15 @@ def test_kopf_runs_a_full_lifecycle(operator: TinyOperator, client: KubeClient, 
     client.delete(manifest)
     client.wait_gone(manifest)
     assert operator.deleted == ["w1"]
+
+
+def test_kopf_peering_keeps_alive_in_a_cluster_peering(kubeconfig: pathlib.Path, client: KubeClient) -> None:
+    peering = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": "azbatch"}}
+    client.create(peering)
+    for _ in TinyOperator(peering_name="azbatch").running():
+        seen = client.wait_for(
+            peering, lambda o: bool(o and o.get("status")), "given the operator's keep-alive"
+        )
+        assert seen is not None
+        [(identity, record)] = seen["status"].items()
+        assert identity and record["priority"] == 0 and record["lastseen"]
