@@ -109,6 +109,13 @@ class RecreateStatus(StatusModel):
         default=None, max_length=100, description="The spec fields that forced it."
     )
     started: str | None = Field(default=None, description="RFC 3339 time the recreate started.")
+    pool_creation_time: str | None = Field(
+        default=None,
+        description="creationTime of the pool being replaced: only that pool is ever deleted, never a newer one.",
+    )
+    drain_deadline: str | None = Field(
+        default=None, description="RFC 3339 time after which draining gives up and the pool is deleted anyway."
+    )
 
 
 class BatchPoolStatus(StatusModel):
