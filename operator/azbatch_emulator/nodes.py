@@ -94,8 +94,8 @@ class NodeContext:
 def requires_initial_sync(extension: dict[str, Any]) -> bool:
     if not str(extension.get("type", "")).lower().startswith("keyvaultfor"):
         return False
-    settings = extension.get("settings") or {}
-    sms = settings.get("secretsManagementSettings") or {} if isinstance(settings, dict) else {}
+    settings = extension.get("settings")
+    sms = settings.get("secretsManagementSettings") if isinstance(settings, dict) else None
     return bool(isinstance(sms, dict) and sms.get("requireInitialSync"))
 
 

@@ -218,7 +218,7 @@ class Pool:
                 ends.append(self._grow(now, wanted, is_dedicated, duration, timeout_seconds, errors, scripts))
         self.resize = Resize(
             start=now,
-            end=max(ends),
+            end=self._settles_at(now, max(ends)),
             target_dedicated=dedicated,
             target_low_priority=low,
             timeout=timeout,
@@ -226,6 +226,12 @@ class Pool:
             errors=errors,
         )
         self.allocation_since = now
+
+    def _settles_at(self, now: float, at_least: float) -> float:
+        """When no node is still on its way in or out (an earlier resize may still be running)."""
+        pending = [n.appear_at for n in self.nodes if n.appear_at > now]
+        pending += [n.gone_at for n in self.nodes if n.gone_at is not None and n.gone_at > now]
+        return max([at_least, *pending])
 
     def _shrink(self, now: float, have: list[Node], count: int) -> float:
         doomed = sorted(have, key=lambda n: n.appear_at, reverse=True)[:count]
@@ -300,7 +306,7 @@ class Pool:
         if not self.resize or now >= self.resize.end:
             return
         self.nodes = [n for n in self.nodes if n.appear_at <= now]
-        self.resize.end = now + self.timings.stop_resize
+        self.resize.end = self._settles_at(now, now + self.timings.stop_resize)
         self.resize.stopping = True
         self.allocation_since = now
 

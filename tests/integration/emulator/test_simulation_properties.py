@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from azbatch_emulator.clock import parse_duration
@@ -53,6 +53,7 @@ def resize(pool: Pool, now: float, dedicated: int, low: int, free: tuple[float, 
 
 
 @settings(max_examples=60, deadline=None)
+@example(steps=[(40, 0, 10.0), (41, 0, 120.0)])  # a second resize while the first is still allocating
 @given(
     steps=st.lists(
         st.tuples(st.integers(0, 40), st.integers(0, 20), st.floats(0, 900)), min_size=1, max_size=6
@@ -63,6 +64,9 @@ def test_any_resize_sequence_ends_steady_at_the_last_target(steps: list[tuple[in
     now = T0
     for dedicated, low, gap in steps:
         resize(pool, now, dedicated, low)
+        for t in (now + gap * k / 10 for k in range(10)):
+            if pool.allocation_state(t) == "Steady":  # steady means nothing is still arriving or leaving
+                assert all(n.appear_at <= t and (n.gone_at is None or n.gone_at <= t) for n in pool.nodes)
         now += gap
     end = now + LATER
     assert pool.allocation_state(end) == "Steady"
