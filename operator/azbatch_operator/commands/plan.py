@@ -1,16 +1,206 @@
-"""`azbatch-operator plan` (placeholder until its issue lands)."""
+"""`azbatch-operator plan -f MANIFEST --observed POOL.json`: what the operator would do to a pool.
+
+Offline: the observed pool is ARM JSON as `GET pool` returns it (a wire-example file with
+`responses.200.body` is accepted too). Secret values come from `v1 Secret` documents in the
+manifest file; without them (or without `--digest-key-file`, the operator's digest key) the plan
+says which secret-backed fields were not compared.
+
+Exit codes: 0 nothing to do, 2 changes planned (or waiting on Azure), 1 invalid input.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from azbatch_operator.models import BatchPool, ManifestError, load_manifests, secrets_from_documents
+from azbatch_operator.planning import Action, ActionType, Plan, decide_ownership, plan
+from azbatch_operator.rendering import ObservedPool, SecretValueError, observe_pool, render_pool
+from azbatch_operator.validation import has_errors, validate_manifest
+
+EXIT_NOTHING_TO_DO: Final = 0
+EXIT_INVALID: Final = 1
+EXIT_CHANGES: Final = 2
+OFFLINE_CLUSTER: Final = "offline"
+
+
+class InputError(Exception):
+    """Bad input to the command; the message says what to fix."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.add_argument(
+        "-f",
+        "--filename",
+        dest="file",
+        required=True,
+        metavar="MANIFEST",
+        help="a YAML file with the BatchPool (and optionally its Secrets); '-' reads stdin",
+    )
+    parser.add_argument(
+        "--observed",
+        metavar="POOL.json",
+        help="the pool as ARM JSON (GET pool); required until live planning lands",
+    )
+    parser.add_argument("--name", help="which BatchPool of the file to plan (when it holds several)")
+    parser.add_argument(
+        "--owner",
+        help="the operator's owner id for this BatchPool (<cluster id>/<namespace>/<name>); when given, "
+        "a pool owned by someone else, or unowned without spec.policy.adopt, is reported as untouched",
+    )
+    parser.add_argument(
+        "--digest-key-file",
+        metavar="PATH",
+        help="the operator's secret digest key (raw bytes); without it secret-backed fields are not compared",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help='text (default) or json: {"actions": [{"type", "fields", "reasons"}], "notes"?, "waiting"?}',
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    del args
-    print("azbatch-operator plan: not implemented yet", file=sys.stderr)
-    return 1
+    try:
+        result = _plan(args)
+    except InputError as error:
+        print(f"azbatch-operator plan: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.output == "json":
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_plan(result, sys.stdout)
+    return EXIT_NOTHING_TO_DO if result.is_noop else EXIT_CHANGES
+
+
+def load_observed(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The pool as ARM JSON, or None when it does not exist. The only source of observed state."""
+    if not args.observed:
+        raise InputError(
+            "--observed is required until live planning lands: save the pool with "
+            "`az rest --method get --url <pool ARM id>?api-version=2024-07-01 > pool.json` "
+            "and pass --observed pool.json"
+        )
+    text = _read(args.observed, "--observed")
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise InputError(
+            f"{args.observed}: not JSON ({error}); pass the pool as GET pool returns it"
+        ) from None
+    if isinstance(document, dict) and isinstance(document.get("responses"), dict):
+        document = (document["responses"].get("200") or {}).get("body")  # a wire-example file
+    if not isinstance(document, dict) or not isinstance(document.get("properties"), dict):
+        raise InputError(
+            f"{args.observed}: not an ARM pool (expected an object with 'properties', as GET pool returns it)"
+        )
+    return document
+
+
+def _read(source: str, what: str) -> str:
+    try:
+        return sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{what} {source}: cannot read it ({error})") from None
+
+
+def _pick_pool(documents: list[dict[str, Any]], name: str | None, source: str) -> dict[str, Any]:
+    if name is not None:
+        documents = [d for d in documents if (d.get("metadata") or {}).get("name") == name]
+    if len(documents) == 1:
+        return documents[0]
+    if not documents:
+        which = f" named {name!r}" if name else ""
+        raise InputError(f"{source}: no BatchPool{which} found")
+    names = ", ".join(str((d.get("metadata") or {}).get("name")) for d in documents)
+    raise InputError(f"{source}: several BatchPools ({names}); choose one with --name")
+
+
+def _validated(document: dict[str, Any], source: str) -> BatchPool:
+    resource, findings = validate_manifest(document)
+    for finding in findings:
+        if finding.severity != "error":
+            print(f"{source}: {finding}", file=sys.stderr)
+    if resource is None or has_errors(findings):
+        problems = "\n  ".join(str(f) for f in findings if f.severity == "error")
+        raise InputError(f"{source}: the BatchPool is not valid:\n  {problems}")
+    return resource
+
+
+def _digest_key(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        key = Path(path).read_bytes()
+    except OSError as error:
+        raise InputError(f"--digest-key-file {path}: cannot read it ({error.strerror})") from None
+    if len(key) < 16:
+        raise InputError(f"--digest-key-file {path}: the key must be at least 16 bytes")
+    return key
+
+
+def _plan(args: argparse.Namespace) -> Plan:
+    raw = load_observed(args)
+    try:
+        manifests = load_manifests(_read(args.file, "-f"))
+    except ManifestError as error:
+        raise InputError(f"{args.file}: {error}") from None
+    resource = _validated(_pick_pool(manifests.pools, args.name, args.file), args.file)
+    try:
+        secrets = secrets_from_documents(manifests.others)
+    except ManifestError as error:
+        raise InputError(f"{args.file}: {error}") from None
+    observed = observe_pool(raw) if raw is not None else None
+    if observed is not None and observed.name and observed.name != resource.pool_name:
+        raise InputError(
+            f"--observed is pool {observed.name!r} but the manifest describes pool {resource.pool_name!r}: "
+            "pass the JSON of the same pool (or set spec.poolName)"
+        )
+    owner = args.owner or _assumed_owner(resource, observed)
+    key = _digest_key(args.digest_key_file)
+    try:
+        desired = render_pool(
+            resource.spec,
+            secrets=secrets,
+            owner=owner,
+            digest_key=key or bytes(16),
+            default_pool_name=resource.pool_name,
+            allow_unresolved=True,
+            compare_secrets=key is not None,
+        )
+    except SecretValueError as error:
+        raise InputError(str(error)) from None
+    if args.owner and observed is not None:
+        ownership = decide_ownership(observed.owner, args.owner, adopt=resource.spec.policy.adopt)
+        if not ownership.allowed:
+            return Plan((Action(ActionType.NONE, reasons=(f"{ownership.reason}: {ownership.message}",)),))
+    return plan(desired, observed, resource.spec.policy)
+
+
+def _assumed_owner(resource: BatchPool, observed: ObservedPool | None) -> str:
+    """Without --owner, take the pool's own tag (so ownership is not a difference), else an offline id."""
+    if observed is not None and observed.owner:
+        return observed.owner
+    return f"{OFFLINE_CLUSTER}/{resource.metadata.namespace or 'default'}/{resource.metadata.name}"
+
+
+def print_plan(result: Plan, out: TextIO) -> None:
+    if result.is_noop:
+        reasons = "; ".join(r for a in result.actions for r in a.reasons)
+        out.write(f"No changes: {reasons or 'the pool matches the spec'}.\n")
+    else:
+        for number, action in enumerate(result.actions, start=1):
+            fields = f" {', '.join(action.fields)}" if action.fields else ""
+            out.write(f"{number}. {action.type.value}{fields}\n")
+            for reason in action.reasons:
+                out.write(f"   - {reason}\n")
+    if result.waiting:
+        out.write(f"Waiting: {result.waiting}\n")
+    for note in result.notes:
+        out.write(f"Note: {note}\n")

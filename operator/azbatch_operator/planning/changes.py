@@ -50,7 +50,7 @@ def extension_field(name: str) -> str:
 
 def _show(value: Any) -> str:
     if value is _ABSENT:
-        return "(default)"
+        return "(not set)"
     text = json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 

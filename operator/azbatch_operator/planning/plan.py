@@ -128,7 +128,7 @@ def _recreate(changes: list[Change], forcing: list[Change], observed: ObservedPo
     zero = [c.field for c in forcing if c.kind is ChangeKind.ZERO_NODES]
     if zero:
         headlines.append(
-            f"recreate: Azure accepts changes to {', '.join(zero)} only on a pool steady at zero nodes and the "
+            f"recreate: Azure accepts changes to {', '.join(zero)} only on a pool steady at zero nodes; the "
             f"pool has {_nodes(observed)}; policy.updateStrategy is {strategy}"
         )
     return Action(

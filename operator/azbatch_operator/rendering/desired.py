@@ -97,12 +97,15 @@ def render_pool(
     digest_key: bytes,
     default_pool_name: str | None = None,
     allow_unresolved: bool = False,
+    compare_secrets: bool = True,
 ) -> DesiredPool:
     """Spec + Secret values -> DesiredPool.
 
     ``secrets`` maps (Secret name, key) to the value. A missing value or a protectedSettings value
     that is not a JSON object raises SecretValueError, unless ``allow_unresolved`` (offline plans):
     then the entity is listed in ``DesiredPool.unresolved`` and its digest is left out.
+    ``compare_secrets=False`` (offline, without the operator's digest key) lists every digested
+    entity as unresolved, so the plan says secret-backed fields were not compared.
     The pool name is ``spec.poolName``, else ``default_pool_name``, else the last part of ``owner``
     (``<cluster id>/<namespace>/<name>``).
     """
@@ -133,6 +136,8 @@ def render_pool(
     _drop_empty_protected_settings(resolved)
 
     entities = dict.fromkeys([*always_digested_entities(document), *(s.entity for s in slots)])
+    if not compare_secrets:
+        unresolved.update(dict.fromkeys(entities))
     digests = {
         entity.metadata_name: secret_digest(digest_key, entity, values.get(entity, {}))
         for entity in entities
