@@ -45,6 +45,21 @@ PROPERTY_DEFAULTS: dict[str, Any] = {
     "taskSchedulingPolicy": {"nodeFillType": "Spread"},
 }
 
+READ_ONLY_PROPERTIES = (
+    "provisioningState",
+    "provisioningStateTransitionTime",
+    "allocationState",
+    "allocationStateTransitionTime",
+    "creationTime",
+    "lastModified",
+    "currentDedicatedNodes",
+    "currentLowPriorityNodes",
+    "resizeOperationStatus",
+    "autoScaleRun",
+    "currentNodeCommunicationMode",
+)
+"""Properties the service computes; a client that sends them back (e.g. a GET body) is ignored for them."""
+
 RESERVED_EXTENSION_TYPES = ("customscript", "customscriptextension")
 CUSTOM_IMAGE_MAX_DEDICATED = 2500
 CUSTOM_IMAGE_MAX_LOW_PRIORITY = 1000
@@ -183,6 +198,14 @@ def strip_secrets(body: dict[str, Any]) -> dict[str, Any]:
         task_registry = (start_task.get("containerSettings") or {}).get("registry")
         if isinstance(task_registry, dict):
             task_registry.pop("password", None)
+    return body
+
+
+def drop_read_only(body: dict[str, Any]) -> dict[str, Any]:
+    props = body.get("properties")
+    if isinstance(props, dict):
+        for key in READ_ONLY_PROPERTIES:
+            props.pop(key, None)
     return body
 
 

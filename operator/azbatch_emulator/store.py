@@ -23,6 +23,7 @@ from azbatch_emulator.rules import (
     check_account_name,
     check_pool_name,
     check_zero_node_change,
+    drop_read_only,
     strip_secrets,
     validate_mutable_properties,
     validate_pool_properties,
@@ -148,7 +149,7 @@ class Store:
         if existing is not None:
             ensure_not_deleting(existing)
         check_conditions(existing, if_match=if_match, if_none_match=if_none_match)
-        body = strip_secrets(copy.deepcopy(body))
+        body = drop_read_only(strip_secrets(copy.deepcopy(body)))
         stored = {k: body[k] for k in ("properties", "identity", "tags") if k in body}
         validate_pool_properties(stored.get("properties"), timings=self.timings)
         if existing is None:
@@ -185,7 +186,7 @@ class Store:
         check_conditions(pool, if_match=if_match, if_none_match=None)
         if not isinstance(body, dict):
             raise ServiceError(400, "InvalidRequestContent", "The request body must be a JSON object.")
-        body = strip_secrets(copy.deepcopy(body))
+        body = drop_read_only(strip_secrets(copy.deepcopy(body)))
         props = body.get("properties") or {}
         if not isinstance(props, dict):
             raise ServiceError(400, "InvalidRequestContent", "'properties' must be an object.")

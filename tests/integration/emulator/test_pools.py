@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -35,12 +36,47 @@ def seed_linux_pool_body() -> dict[str, Any]:
     return dict(body)
 
 
+def seed_windows_pool_body() -> dict[str, Any]:
+    """Seed 001's Windows body, repaired: its observedCertificates entry lacks the `url` key."""
+    text = (REFERENCE / "seeds" / "001_fe94ea9e0523b25d.txt").read_text()
+    start = text.index("{", text.index("Request Body for Windows node"))
+    end = text.index("Get extension data from a pool")
+    repaired = re.sub(r'\{\s*("https://[^"]+")\s*\n', r'{"url": \1,\n', text[start:end])
+    body, _ = json.JSONDecoder().raw_decode(repaired)
+    return dict(body)
+
+
+READ_ONLY = (
+    "allocationState",
+    "allocationStateTransitionTime",
+    "creationTime",
+    "currentDedicatedNodes",
+    "currentLowPriorityNodes",
+    "lastModified",
+    "provisioningState",
+    "provisioningStateTransitionTime",
+    "resizeOperationStatus",
+)
+
+
+def as_request(pool: dict[str, Any]) -> dict[str, Any]:
+    """A pool from a GET/list example, as a client would send it back."""
+    properties = {k: v for k, v in pool["properties"].items() if k not in READ_ONLY}
+    return {"properties": properties, **{k: pool[k] for k in ("identity", "tags") if k in pool}}
+
+
 def pool_examples() -> list[tuple[str, dict[str, Any]]]:
+    folder = EXAMPLES / "mgmt-2025-06-01"
     cases = [
         (path.stem, json.loads(path.read_text())["parameters"]["parameters"])
-        for path in sorted((EXAMPLES / "mgmt-2025-06-01").glob("PoolCreate_*.json"))
+        for path in sorted(folder.glob("PoolCreate_*.json"))
     ]
+    for path in sorted(folder.glob("PoolGet_*.json")):
+        cases.append((path.stem, as_request(json.loads(path.read_text())["responses"]["200"]["body"])))
+    listed = json.loads((folder / "PoolList.json").read_text())["responses"]["200"]["body"]["value"]
+    cases += [(f"PoolList_{index}", as_request(pool)) for index, pool in enumerate(listed)]
     cases.append(("seed001_linux_key_vault", seed_linux_pool_body()))
+    cases.append(("seed001_windows_key_vault", seed_windows_pool_body()))
     return cases
 
 
@@ -363,3 +399,14 @@ async def test_more_accounts_can_be_created(info: dict[str, Any], admin: AdminCl
     with pytest.raises(HttpResponseError) as caught:
         await mgmt.pool.create("other-rg", "secondacct", "second", small_pool(nodes=0))
     assert caught.value.error.code == "PoolQuotaReached"
+
+
+async def test_read_only_properties_sent_back_are_ignored(
+    info: dict[str, Any], admin: AdminClient, mgmt: Any
+) -> None:
+    body = small_pool(nodes=1)
+    body["properties"].update(allocationState="Steady", currentDedicatedNodes=99, provisioningState="Failed")
+    created = await mgmt.pool.create(info["resource_group"], info["account_name"], "echo", body)
+    assert created.properties.allocation_state == "Resizing"
+    assert created.properties.current_dedicated_nodes == 0
+    assert created.properties.provisioning_state == "Succeeded"
