@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,56 @@ def test_request_log_never_carries_secrets(tmp_path: Path) -> None:
     for secret in (info["client_secret"], "pw-SECRET", "Bearer", "eyJ"):
         assert secret not in log
     assert "pw-SECRET" not in "".join(p.read_text() for p in (tmp_path / "pools").glob("*.json"))
+
+
+CLIENT_FROM_ENVIRONMENT = """
+import asyncio, os, sys
+from azure.identity import ClientSecretCredential as SyncCredential
+from azure.identity.aio import ClientSecretCredential
+from azure.mgmt.batch import BatchManagementClient as SyncClient
+from azure.mgmt.batch.aio import BatchManagementClient
+
+def kwargs():
+    return dict(authority=os.environ["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True)
+
+def args():
+    return os.environ["AZURE_TENANT_ID"], os.environ["AZURE_CLIENT_ID"], os.environ["AZURE_CLIENT_SECRET"]
+
+scope = os.environ["AZURE_RESOURCE_MANAGER_AUDIENCE"] + ".default"
+base = os.environ["AZURE_RESOURCE_MANAGER_ENDPOINT"]
+sub, rg, account = sys.argv[1:4]
+
+async def main():
+    async with ClientSecretCredential(*args(), **kwargs()) as cred:
+        async with BatchManagementClient(cred, sub, base_url=base, credential_scopes=[scope]) as client:
+            print((await client.batch_account.get(rg, account)).name)
+
+asyncio.run(main())
+sync = SyncClient(SyncCredential(*args(), **kwargs()), sub, base_url=base, credential_scopes=[scope])
+print(sync.batch_account.get(rg, account).name)
+"""
+
+
+def test_clients_configured_only_by_the_env_output_work(tmp_path: Path) -> None:
+    """`eval "$(azbatch-emulator env)"` is all a client needs: no connection_verify, no special code."""
+    with EmulatorProcess(state_dir=tmp_path) as process:
+        info = process.info
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SSL_", "REQUESTS_"))}
+        env.update(environment(info))
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CLIENT_FROM_ENVIRONMENT,
+                info["subscription_id"],
+                info["resource_group"],
+                info["account_name"],
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [info["account_name"], info["account_name"]]
