@@ -127,6 +127,14 @@ def next_step(
         return _continue_recreate(desired, observed, recreate, drain_timeout, now, tunables)
 
     action = plan.actions[0] if plan.actions else None
+    if plan.waiting is not None:
+        return Step(
+            StepKind.WAIT,
+            Progress(Phase.RECONCILING, "Waiting", plan.waiting),
+            None,
+            action=action,
+            requeue_after=tunables.active_requeue,
+        )
     if action is None or action.type == ActionType.NONE:
         return _settled(observed, tunables)
     if action.type == ActionType.RECREATE:

@@ -57,6 +57,14 @@ class CloudEndpoints:
         return cls(manager, audience, batch)
 
 
+def transport_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A private CA named by SSL_CERT_FILE, passed explicitly: aiohttp builds its default TLS
+    context when first imported, so an environment variable set later would go unseen."""
+    env = os.environ if env is None else env
+    bundle = env.get("SSL_CERT_FILE")
+    return {"connection_verify": bundle} if bundle else {}
+
+
 def _scope(audience: str) -> str:
     # The Batch data plane's documented scope keeps the audience's trailing slash:
     # "https://batch.core.windows.net//.default".
@@ -74,7 +82,11 @@ class AzureClients:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def _options(self, plane: str) -> dict[str, Any]:
-        return {"per_retry_policies": [CallCounter(plane)], "retry_total": self.retry_total}
+        return {
+            "per_retry_policies": [CallCounter(plane)],
+            "retry_total": self.retry_total,
+            **transport_options(),
+        }
 
     def management(self, subscription_id: str) -> BatchManagementClient:
         client = self._management.get(subscription_id)

@@ -18,6 +18,8 @@ from azure.identity.aio import (
     WorkloadIdentityCredential,
 )
 
+from azbatch_operator.cloud.clients import transport_options
+
 # Authorities whose instance discovery azure-identity knows; any other authority (a private
 # cloud, the local emulator) must skip discovery or MSAL calls the public discovery endpoint.
 _KNOWN_AUTHORITIES = (
@@ -34,6 +36,7 @@ def build_credential(env: Mapping[str, str] | None = None) -> AsyncTokenCredenti
     client = env.get("AZURE_CLIENT_ID", "")
     authority = env.get("AZURE_AUTHORITY_HOST") or None
     discovery_off = authority is not None and urlparse(authority).hostname not in _KNOWN_AUTHORITIES
+    tls = transport_options(env)
     chain: list[AsyncTokenCredential] = []
     token_file = env.get("AZURE_FEDERATED_TOKEN_FILE")
     if token_file and tenant and client:
@@ -44,6 +47,7 @@ def build_credential(env: Mapping[str, str] | None = None) -> AsyncTokenCredenti
                 token_file_path=token_file,
                 authority=authority,
                 disable_instance_discovery=discovery_off,
+                **tls,
             )
         )
     secret = env.get("AZURE_CLIENT_SECRET")
@@ -55,10 +59,11 @@ def build_credential(env: Mapping[str, str] | None = None) -> AsyncTokenCredenti
                 secret,
                 authority=authority,
                 disable_instance_discovery=discovery_off,
+                **tls,
             )
         )
     if not chain or env.get("AZURE_USE_MANAGED_IDENTITY", "").lower() in ("1", "true", "yes"):
-        chain.append(ManagedIdentityCredential(client_id=client or None))
+        chain.append(ManagedIdentityCredential(client_id=client or None, **tls))
     return chain[0] if len(chain) == 1 else ChainedTokenCredential(*chain)
 
 

@@ -47,8 +47,9 @@ class LeaseElector:
         record = parse_lease(_camel(spec))
         if not may_take(record, self.identity, self._now()):
             return False
-        body = {
-            "metadata": {"name": self.name, "resourceVersion": current.metadata.resource_version},
+        version = current.metadata.resource_version if current.metadata else None
+        body: Any = {
+            "metadata": {"name": self.name, "resourceVersion": version},
             "spec": claim(record, self.identity, self._now(), self.duration),
         }
         try:
@@ -60,7 +61,7 @@ class LeaseElector:
         return True
 
     async def _create(self) -> bool:
-        body = {
+        body: Any = {
             "metadata": {"name": self.name, "namespace": self.namespace},
             "spec": claim(parse_lease(None), self.identity, self._now(), self.duration),
         }

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+from azbatch_kubemock import KubeApiError
+
 from conftest import condition, pool_manifest
 
 from azbatch_operator.sandbox import Sandbox, wait_until
@@ -51,12 +54,23 @@ def test_scale_change_is_patched_in_place(sandbox: Sandbox) -> None:
 
 def test_invalid_spec_stalls_with_the_fix_and_writes_nothing(sandbox: Sandbox) -> None:
     sandbox.admin.reset_counters()
-    manifest = pool_manifest("bad-ext")
-    vm = manifest["spec"]["deploymentConfiguration"]["virtualMachineConfiguration"]
-    vm["extensions"][0]["type"] = "CustomScript"
+    manifest = pool_manifest("too-short")
+    manifest["spec"]["scaleSettings"]["fixedScale"]["resizeTimeout"] = "PT2M"
     sandbox.kube.apply(sandbox.retarget(manifest))
-    obj = sandbox.wait_for_condition("bad-ext", "Stalled", timeout=30)
+    obj = sandbox.wait_for_condition("too-short", "Stalled", timeout=30)
     stalled = condition(obj, "Stalled")
     assert stalled["reason"] == "InvalidSpec"
-    assert "CustomScript" in stalled["message"]
+    assert "resizeTimeout" in stalled["message"]
+    assert "5 minutes" in stalled["message"] or "PT5M" in stalled["message"]
+    assert condition(obj, "Ready")["status"] == "False"
     assert sandbox.admin.management_writes() == 0
+
+
+def test_admission_refuses_a_reserved_extension_type(sandbox: Sandbox) -> None:
+    manifest = pool_manifest("custom-script")
+    vm = manifest["spec"]["deploymentConfiguration"]["virtualMachineConfiguration"]
+    vm["extensions"][0]["type"] = "CustomScript"
+    with pytest.raises(KubeApiError) as refused:
+        sandbox.kube.apply(sandbox.retarget(manifest))
+    assert refused.value.code == 422
+    assert "startTask" in str(refused.value)
