@@ -253,7 +253,7 @@ class Emulator:
         except ServiceError as error:
             response = self._render(plane, error, rid, request)
         except DroppedConnectionError:
-            response = web.Response(status=599)
+            response = web.Response(status=599, reason="Connection dropped by an injected fault")
         if plane == "batch":
             response.headers.setdefault("request-id", rid)
             client_rid = request.headers.get("client-request-id")
@@ -266,7 +266,7 @@ class Emulator:
                 "%s %s %s %.1fms",
                 request.method,
                 request.path,
-                response.status,
+                "dropped" if response.status == 599 else response.status,
                 (time.perf_counter() - started) * 1000,
             )
         return response
