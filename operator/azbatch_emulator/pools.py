@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+import uuid
 import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -57,6 +58,20 @@ def os_mismatch(extension_type: str, *, windows: bool) -> bool:
     """An extension built for the other OS fails with VM agent error 51 (seed 001)."""
     kind = extension_type.lower()
     return kind.endswith("forwindows") if not windows else kind.endswith("forlinux")
+
+
+def identity_json(identity: Any) -> Any:
+    """The pool identity as ARM returns it: each user-assigned identity gains principalId and clientId."""
+    result = copy.deepcopy(identity)
+    assigned = result.get("userAssignedIdentities") if isinstance(result, dict) else None
+    if isinstance(assigned, dict):
+        for resource_id, value in assigned.items():
+            ids = {
+                "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal:{resource_id.lower()}")),
+                "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"client:{resource_id.lower()}")),
+            }
+            assigned[resource_id] = {**ids, **value} if isinstance(value, dict) else ids
+    return result
 
 
 @dataclass
@@ -371,9 +386,10 @@ class Pool:
             "etag": self.etag,
             "properties": props,
         }
-        for key in ("identity", "tags"):
-            if key in self.body:
-                body[key] = copy.deepcopy(self.body[key])
+        if "tags" in self.body:
+            body["tags"] = copy.deepcopy(self.body["tags"])
+        if "identity" in self.body:
+            body["identity"] = identity_json(self.body["identity"])
         return body
 
     # --- persistence -----------------------------------------------------------------------

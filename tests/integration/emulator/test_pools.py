@@ -118,6 +118,8 @@ async def test_create_from_every_example_reads_back_an_equivalent_body(
         assert "protectedSettings" not in json.dumps(wire)
         assert wire["properties"]["provisioningState"] == "Succeeded"
         assert wire["id"] == f"{info['account_id']}/pools/examplepool"
+        for identity in wire.get("identity", {}).get("userAssignedIdentities", {}).values():
+            assert identity["principalId"] and identity["clientId"]  # filled in, as ARM does
     assert fetched.etag == created.etag
 
 
