@@ -204,6 +204,28 @@ def _check_combinators(schema: Mapping[str, Any], value: Any, path: str, problem
         )
 
 
+def unknown_fields(schema: Mapping[str, Any], value: Any, path: str = "", *, root: bool = True) -> list[str]:
+    """Paths of the fields pruning would drop (what ``fieldValidation`` reports as unknown)."""
+    found: list[str] = []
+    if isinstance(value, dict) and (schema.get("type") == "object" or "properties" in schema):
+        properties: Mapping[str, Any] = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        keep_unknown = bool(schema.get("x-kubernetes-preserve-unknown-fields")) or additional is True
+        for key, item in value.items():
+            if root and key in _ROOT_KEEP:
+                continue
+            if key in properties:
+                found += unknown_fields(properties[key], item, _join(path, key), root=False)
+            elif isinstance(additional, Mapping):
+                found += unknown_fields(additional, item, f"{path}[{key}]", root=False)
+            elif not keep_unknown:
+                found.append(_join(path, key))
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for index, item in enumerate(value):
+            found += unknown_fields(schema["items"], item, f"{path}[{index}]", root=False)
+    return found
+
+
 def default_and_prune(schema: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:
     """The object as the API server stores it: defaults applied, unknown fields pruned."""
     result = _defaults_and_prune(schema, dict(obj), root=True)

@@ -18,6 +18,7 @@ import contextlib
 import hmac
 import json
 import pathlib
+import re
 import traceback
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -30,7 +31,7 @@ import kmock
 import yaml
 from kmock._internal import rendering
 
-from azbatch_kubemock import cel_rules, errors, patching, schema, selectors, semantics, tables
+from azbatch_kubemock import cel_rules, errors, openapi, patching, schema, selectors, semantics, tables
 from azbatch_kubemock.kubeconfig import write_kubeconfig
 from azbatch_kubemock.resources import CrdError, ResourceSpec, specs_from_crd
 from azbatch_kubemock.routing import parse_request
@@ -68,11 +69,13 @@ class KubeStandIn(kmock.KubernetesEmulator):
     _changed: asyncio.Condition | None = attrs.field(default=None, init=False)
     _closing: bool = attrs.field(default=False, init=False)
     _results: dict[rendering.Request, dict[str, Any]] = attrs.field(factory=dict, init=False)
+    _warnings: dict[rendering.Request, list[str]] = attrs.field(factory=dict, init=False)
     _server: kmock.Server | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.fallback[kmock.method.PUT] << self._serve_update
+        self.fallback["get", re.compile(r"/openapi/v3(/.*)?")] << self._serve_openapi
         with warnings.catch_warnings():  # kmock 0.8 reads its bundle with a deprecated importlib call
             warnings.simplefilter("ignore", DeprecationWarning)
             self.resources.load_bundled()
@@ -196,9 +199,11 @@ class KubeStandIn(kmock.KubernetesEmulator):
         if isinstance(exc, kmock.KubernetesError):
             return aiohttp.web.json_response(errors.status_body(exc), status=exc.status)
         internal = errors.ApiError(
-            status=500, reason="InternalError", message=f"the stand-in failed: {exc!r}",
+            status=500,
+            reason="InternalError",
+            message=f"the stand-in failed: {exc!r}",
             details={"traceback": traceback.format_exc()},
-        )  # fmt: skip
+        )
         return aiohttp.web.json_response(errors.status_body(internal), status=500)
 
     async def _stream_error(self, exc: Exception, raw_response: aiohttp.web.StreamResponse) -> None:
@@ -223,6 +228,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
             return response
         finally:
             self._results.pop(request, None)
+            self._warnings.pop(request, None)
 
     def _check_token(self, request: rendering.Request) -> None:
         if self.token is None:
@@ -348,19 +354,30 @@ class KubeStandIn(kmock.KubernetesEmulator):
         name = (data.get("metadata") or {}).get("name") if isinstance(data, dict) else None
         if name and self.get_object(request.resource, request.namespace, name) is not None:
             raise errors.already_exists(spec, name)
-        obj = self._store_new(request.resource, request.namespace, data, admit=self._admission(spec, None))
+        obj = self._store_new(
+            request.resource, request.namespace, data, admit=self._admission(request, spec, None)
+        )
         if _gvr(request.resource) == _gvr(CRD_RESOURCE):
             self.register_crd(obj)
         return obj
 
     def _admission(
-        self, spec: ResourceSpec, old: dict[str, Any] | None
+        self, request: rendering.Request, spec: ResourceSpec, old: dict[str, Any] | None
     ) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """The CRD schema step of a write: defaults, pruning, then schema and CEL validation."""
+        """The CRD schema step of a write: unknown fields reported or refused (``fieldValidation``),
+        defaults, pruning, then schema and CEL validation."""
+        mode = request.params.get("fieldValidation", "Warn").capitalize()
+        if mode not in ("Ignore", "Warn", "Strict"):
+            raise errors.bad_request(f"fieldValidation must be Ignore, Warn or Strict, not {mode!r}")
 
         def admit(obj: dict[str, Any]) -> dict[str, Any]:
             if spec.schema is None:
                 return obj
+            unknown = [f'unknown field "{path}"' for path in schema.unknown_fields(spec.schema, obj)]
+            if unknown and mode == "Strict":
+                raise errors.bad_request(f"strict decoding error: {', '.join(unknown)}")
+            if unknown and mode == "Warn":
+                self._warnings[request] = unknown
             admitted = schema.default_and_prune(spec.schema, obj)
             found = schema.validate(spec.schema, admitted) + cel_rules.problems(spec.schema, admitted, old)
             if found:
@@ -405,7 +422,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
             spec,
             to_status=request.subresource == "status",
             require_resource_version=request.method == kmock.method.PUT and spec.custom,
-            admit=self._admission(spec, old),
+            admit=self._admission(request, spec, old),
         )
         if new == old:
             return old  # a no-op write: no new resourceVersion, no watch event
@@ -528,14 +545,36 @@ class KubeStandIn(kmock.KubernetesEmulator):
         table = self._maybe_table(request, spec, [obj])
         return table if table is not None else obj
 
+    def _written(self, request: rendering.Request, status: int) -> rendering.Response:
+        """The stored object, with a ``Warning`` header per dropped unknown field (as the API server)."""
+        warnings_ = self._warnings.get(request, [])
+        header = ", ".join(f"299 - {json.dumps(text)}" for text in warnings_)
+        # "Warning": None also clears a header that kmock keeps on the reaction from an earlier answer.
+        headers = {"Warning": header or None}
+        return rendering.Response(status=status, headers=headers, payload=self._results[request])
+
     async def _serve_create(self, request: rendering.Request) -> rendering.Payload:
-        return rendering.Response(status=201, payload=self._results[request])
+        return self._written(request, 201)
 
     async def _serve_update(self, request: rendering.Request) -> rendering.Payload:
-        return self._results[request]
+        return self._written(request, 200)
 
     async def _serve_delete(self, request: rendering.Request) -> rendering.Payload:
         return self._results[request]
+
+    async def _serve_openapi(self, request: rendering.Request) -> rendering.Payload:
+        by_group_version: dict[str, list[ResourceSpec]] = collections.defaultdict(list)
+        for resource in self._get_resources():
+            spec = self.spec_for(resource)
+            if spec is not None:
+                by_group_version[openapi.group_version_path(spec.group, spec.version)].append(spec)
+        documents = {path: openapi.group_version_document(specs) for path, specs in by_group_version.items()}
+        wanted = request.url.path.removeprefix("/openapi/v3").strip("/")
+        if not wanted:
+            return openapi.root_index(documents)
+        if wanted not in documents:
+            raise errors.resource_not_found()
+        return documents[wanted]
 
     def _serve_watch(self, request: rendering.Request) -> rendering.Payload:  # type: ignore[override]
         # The API server streams watch events as application/json (kubectl refuses octet-stream).

@@ -60,21 +60,35 @@ def manifest(tmp_path: pathlib.Path) -> Callable[[int], str]:
 def test_apply_creates_then_configures(
     kubectl: Kubectl, manifest: Callable[[int], str], client: KubeClient
 ) -> None:
-    assert "widget.example.dev/w1 created" in kubectl("apply", "--validate=false", "-f", manifest(2)).stdout
-    assert "unchanged" in kubectl("apply", "--validate=false", "-f", manifest(2)).stdout
-    assert "configured" in kubectl("apply", "--validate=false", "-f", manifest(3)).stdout
+    assert "widget.example.dev/w1 created" in kubectl("apply", "-f", manifest(2)).stdout
+    assert "unchanged" in kubectl("apply", "-f", manifest(2)).stdout
+    assert "configured" in kubectl("apply", "-f", manifest(3)).stdout
     assert kubectl("get", "wg", "w1", "-o", "jsonpath={.spec.size} {.metadata.generation}").stdout == "3 2"
 
 
-def test_apply_needs_validate_false_without_openapi(kubectl: Kubectl, manifest: Callable[[int], str]) -> None:
-    done = kubectl("apply", "-f", manifest(1), check=False)
-    assert done.returncode != 0 and "failed to download openapi" in done.stderr
+def test_apply_validates_unknown_fields_on_the_server(kubectl: Kubectl, tmp_path: pathlib.Path) -> None:
+    manifest = tmp_path / "unknown-field.yaml"
+    manifest.write_text(WIDGET_YAML.format(size=1) + "  colour: red\n")
+    refused = kubectl("apply", "-f", str(manifest), check=False)
+    assert refused.returncode != 0
+    assert 'strict decoding error: unknown field "spec.colour"' in refused.stderr
+
+    warned = kubectl("apply", "--validate=warn", "-f", str(manifest))
+    assert 'Warning: unknown field "spec.colour"' in warned.stderr
+    assert kubectl("get", "wg", "w1", "-o", "jsonpath={.spec}").stdout == '{"size":1}'
+
+
+def test_explain_reads_the_crd_schema(project_kubectl: tuple[Kubectl, KubeClient]) -> None:
+    kubectl, _ = project_kubectl
+    text = kubectl("explain", "bp.spec.policy.updateStrategy").stdout
+    assert "FIELD: updateStrategy <string>" in text
+    assert re.search(r"ENUM:\n\s+Recreate\n\s+ScaleToZero", text), text
 
 
 def test_get_prints_the_printer_columns(
     kubectl: Kubectl, manifest: Callable[[int], str], client: KubeClient, make_widget: Any
 ) -> None:
-    kubectl("apply", "--validate=false", "-f", manifest(4))
+    kubectl("apply", "-f", manifest(4))
     client.patch(
         make_widget("w1"),
         {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
@@ -89,7 +103,7 @@ def test_get_prints_the_printer_columns(
 def test_describe_shows_spec_status_and_events(
     kubectl: Kubectl, manifest: Callable[[int], str], client: KubeClient, make_widget: Any
 ) -> None:
-    kubectl("apply", "--validate=false", "-f", manifest(2))
+    kubectl("apply", "-f", manifest(2))
     widget = client.get(make_widget("w1"))
     assert widget is not None
     client.create(
@@ -119,7 +133,7 @@ def test_describe_shows_spec_status_and_events(
 def test_delete_and_wait(
     kubectl: Kubectl, manifest: Callable[[int], str], client: KubeClient, make_widget: Any
 ) -> None:
-    kubectl("apply", "--validate=false", "-f", manifest(1))
+    kubectl("apply", "-f", manifest(1))
     client.patch(
         make_widget("w1"),
         {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
@@ -162,7 +176,7 @@ def project_kubectl(tmp_path: pathlib.Path) -> Iterator[tuple[Kubectl, KubeClien
 
 def test_project_crd_printer_columns_in_kubectl_get_bp(project_kubectl: tuple[Kubectl, KubeClient]) -> None:
     kubectl, client = project_kubectl
-    kubectl("apply", "--validate=false", "-f", str(PROJECT_ROOT / "examples" / "keyvault-linux.yaml"))
+    kubectl("apply", "-f", str(PROJECT_ROOT / "examples" / "keyvault-linux.yaml"))
     pool = {
         "apiVersion": "azbatch.dev/v1alpha1",
         "kind": "BatchPool",

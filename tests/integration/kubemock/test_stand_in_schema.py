@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -210,3 +212,40 @@ def test_defaulting_and_pruning_are_idempotent(spec: Any, status: Any) -> None:
     once = schema.default_and_prune(GADGET_SCHEMA, obj)
     assert schema.default_and_prune(GADGET_SCHEMA, once) == once
     assert once["metadata"] == {"name": "g"}
+
+
+def test_field_validation_strict_refuses_and_warn_reports_unknown_fields(gadgets: KubeClient) -> None:
+    path = "/apis/example.dev/v1/namespaces/default/gadgets"
+    with pytest.raises(KubeApiError) as error:
+        gadgets.request("POST", path, gadget(size=1, shape="round"), params={"fieldValidation": "Strict"})
+    assert (error.value.code, error.value.reason) == (400, "BadRequest")
+    assert error.value.message == 'strict decoding error: unknown field "spec.shape"'
+
+    request = urllib.request.Request(
+        f"{gadgets.url}{path}",
+        data=json.dumps(gadget(size=1, shape="round")).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.headers["Warning"] == '299 - "unknown field \\"spec.shape\\""'
+    unchanged = gadgets.patch(gadget(), {"spec": {"size": 2}})
+    assert unchanged["spec"]["size"] == 2  # and the next answer carries no stale warning:
+    with urllib.request.urlopen(f"{gadgets.url}{path}/g1") as response:
+        assert response.headers.get("Warning") is None
+
+
+def test_openapi_v3_lists_every_group_version_with_field_validation(gadgets: KubeClient) -> None:
+    index = gadgets.request("GET", "/openapi/v3")["paths"]
+    assert {"api/v1", "apis/example.dev/v1", "apis/kopf.dev/v1"} <= set(index)
+    document = gadgets.request("GET", index["apis/example.dev/v1"]["serverRelativeURL"].split("?")[0])
+    patch = document["paths"]["/apis/example.dev/v1/namespaces/{namespace}/gadgets/{name}"]["patch"]
+    assert patch["x-kubernetes-group-version-kind"] == {
+        "group": "example.dev",
+        "version": "v1",
+        "kind": "Gadget",
+    }
+    assert {"name": "fieldValidation", "in": "query"}.items() <= patch["parameters"][0].items()
+    assert document["components"]["schemas"]["dev.example.v1.Gadget"]["properties"]["spec"]["required"] == [
+        "size"
+    ]
