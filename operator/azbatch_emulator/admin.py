@@ -118,10 +118,19 @@ class AdminClient:
         code: str = "ProvisioningState/failed/0",
         message: str = "Scripted failure",
         pool: str = "*",
+        provisioning_seconds: float = 0.0,
     ) -> dict[str, Any]:
-        """Fail the extension (name or type) on the first `fail_nodes` nodes (-1: all) of matching pools."""
+        """Fail the extension (name or type) on the first `fail_nodes` nodes (-1: all) of matching
+        pools, after `provisioning_seconds` (simulated) of extra `transitioning` (1200: the
+        20-minute extension timeout)."""
         body = _script_body(
-            "extension", extension=extension, fail_nodes=fail_nodes, code=code, message=message, pool=pool
+            "extension",
+            extension=extension,
+            fail_nodes=fail_nodes,
+            code=code,
+            message=message,
+            pool=pool,
+            provisioning_seconds=provisioning_seconds,
         )
         result: dict[str, Any] = self._call("POST", "/scripts", body)
         return result

@@ -20,6 +20,8 @@ class Failure:
     code: str
     message: str
     exit_code: int = 1
+    delay: float = 0.0
+    """Extra simulated seconds the failing step runs before it fails (e.g. a 20-minute timeout)."""
 
 
 @dataclass(slots=True)
@@ -61,7 +63,12 @@ class Node:
 
 
 def vars_of(failure: Failure) -> dict[str, Any]:
-    return {"code": failure.code, "message": failure.message, "exit_code": failure.exit_code}
+    return {
+        "code": failure.code,
+        "message": failure.message,
+        "exit_code": failure.exit_code,
+        "delay": failure.delay,
+    }
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,11 @@ class NodeContext:
     def extensions_ready_offset(self) -> float:
         t = self.timings
         return t.node_creating + t.node_starting + (t.extension_provisioning if self.extensions else 0.0)
+
+    def ready_at(self, node: Node) -> float:
+        """When the node's extensions are all done (a slow failure holds the node back)."""
+        delays = [f.delay for f in node.extension_failures.values()]
+        return node.appear_at + self.extensions_ready_offset + max(delays, default=0.0)
 
     def blocking_failure(self, node: Node) -> Failure | None:
         """A failed Key Vault extension with requireInitialSync keeps the node from becoming usable."""
@@ -107,7 +119,7 @@ def node_state(node: Node, ctx: NodeContext, now: float) -> tuple[str, float]:
     started = node.appear_at + t.node_creating
     if now < started:
         return "creating", node.appear_at
-    ready = node.appear_at + ctx.extensions_ready_offset
+    ready = ctx.ready_at(node)
     if now < ready:
         return "starting", started
     if ctx.blocking_failure(node):
@@ -127,7 +139,7 @@ def node_state(node: Node, ctx: NodeContext, now: float) -> tuple[str, float]:
 def start_task_info(node: Node, ctx: NodeContext, now: float) -> dict[str, Any] | None:
     if not ctx.start_task:
         return None
-    begin = node.appear_at + ctx.extensions_ready_offset
+    begin = ctx.ready_at(node)
     if now < begin or ctx.blocking_failure(node):
         return None
     end = begin + ctx.timings.start_task
@@ -238,7 +250,8 @@ def extension_views(node: Node, ctx: NodeContext, now: float) -> list[dict[str, 
     views = [_view(batch_node_extension(ctx), None, agent_done, now)]
     for ext in ctx.extensions:
         public = {k: v for k, v in ext.items() if k != "protectedSettings"}
-        views.append(_view(public, node.extension_failures.get(ext.get("name", "")), user_done, now))
+        failure = node.extension_failures.get(ext.get("name", ""))
+        views.append(_view(public, failure, user_done + (failure.delay if failure else 0.0), now))
     return views
 
 

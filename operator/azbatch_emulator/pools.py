@@ -312,7 +312,9 @@ class Pool:
             if script.kind == "extension":
                 for ext in extensions:
                     if script.extension in (ext.get("name"), ext.get("type")):
-                        node.extension_failures[ext["name"]] = Failure(script.code, script.message)
+                        node.extension_failures[ext["name"]] = Failure(
+                            script.code, script.message, delay=script.provisioning_seconds
+                        )
             elif script.kind == "start_task":
                 node.start_task_failure = Failure(script.code, script.message, script.exit_code)
         return node

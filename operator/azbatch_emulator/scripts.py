@@ -17,7 +17,8 @@ class Script:
 
     - `extension`: the extension whose name or type equals `extension` fails on the first
       `fail_nodes` nodes of every matching pool (-1: all), with `code` and `message` in its
-      instance view.
+      instance view, after `provisioning_seconds` more than a normal provisioning (e.g. 1200 to
+      act out the 20-minute extension timeout: transitioning all that time).
     - `start_task`: the start task fails on the first `fail_nodes` nodes with `exit_code`.
     - `allocation`: resizes of matching pools take `allocation_seconds` (simulated) to complete.
     """
@@ -30,6 +31,7 @@ class Script:
     message: str = "Scripted failure"
     exit_code: int = 1
     allocation_seconds: float | None = None
+    provisioning_seconds: float = 0.0
 
     def matches_pool(self, pool_name: str) -> bool:
         return fnmatch.fnmatchcase(pool_name.lower(), self.pool.lower())

@@ -179,3 +179,22 @@ async def test_data_plane_refuses_an_unknown_api_version(
     assert caught.value.status_code == 400
     assert "InvalidQueryParameterValue" in str(caught.value)
     assert "api-version" in str(caught.value)
+
+
+async def test_slow_extension_failure_keeps_transitioning_until_it_times_out(
+    info: dict[str, Any], admin: AdminClient, mgmt: Any, batch: BatchClient
+) -> None:
+    admin.script_extension(
+        "secretext", message="Extension provisioning timed out after 20 minutes", provisioning_seconds=1200
+    )
+    await create(info, mgmt, "hanging", small_pool(nodes=1, extensions=[key_vault_extension()]))
+    admin.advance_clock(600)  # a normal extension would be done by now
+    (node,) = [n async for n in batch.list_nodes("hanging")]
+    assert node.state == batch_models.BatchNodeState.STARTING
+    view = await batch.get_node_extension("hanging", node.id, "secretext")
+    assert view.instance_view.statuses[0].code == "ProvisioningState/transitioning"
+    admin.advance_clock(1200)
+    node = await batch.get_node("hanging", node.id)
+    assert node.state == batch_models.BatchNodeState.UNUSABLE
+    view = await batch.get_node_extension("hanging", node.id, "secretext")
+    assert view.instance_view.statuses[0].message == "Extension provisioning timed out after 20 minutes"
