@@ -14,13 +14,13 @@ from typing import Any
 from conftest import RECREATE, SCALE_TO_ZERO, observe, render, types
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from strategies import json_objects, secret_refs, secret_values, short_names, specs
+from strategies import json_objects, referenced_keys, secret_refs, secret_values, short_names, specs
 
 from azbatch_operator import planning, validation
 from azbatch_operator.models import BatchPoolSpec
-from azbatch_operator.planning import LIVE_PROPERTIES, ActionType, extension_field
+from azbatch_operator.planning import LIVE_PROPERTIES, ZERO_NODE_PROPERTIES, ActionType, extension_field
 
-PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -203,3 +203,90 @@ def test_live_changes_never_recreate_or_scale_to_zero(
         if action.type is ActionType.PATCH:
             assert action.patch is not None
             assert set(action.patch["properties"]) | ({"identity"} & set(action.patch)) <= LIVE_PROPERTIES
+
+
+ZERO_NODE_EDITS = (
+    "vmSize",
+    "taskSlotsPerNode",
+    "interNodeCommunication",
+    "taskSchedulingPolicy",
+    "displayName",
+    "userAccounts",
+    "mountConfiguration",
+    "upgradePolicy",
+    "imageReference",
+)
+
+
+def _zero_node_edit(spec: dict[str, Any], edit: str) -> dict[str, Any]:
+    edited = copy.deepcopy(spec)
+    if edit == "vmSize":
+        edited["vmSize"] = "Standard_E64s_v5"
+    elif edit == "taskSlotsPerNode":
+        edited["taskSlotsPerNode"] = 64
+    elif edit == "interNodeCommunication":
+        edited["interNodeCommunication"] = (
+            "Disabled" if spec.get("interNodeCommunication") == "Enabled" else "Enabled"
+        )
+    elif edit == "taskSchedulingPolicy":
+        fill = (spec.get("taskSchedulingPolicy") or {}).get("nodeFillType", "Spread")
+        edited["taskSchedulingPolicy"] = {"nodeFillType": "Pack" if fill == "Spread" else "Spread"}
+    elif edit == "displayName":
+        edited["displayName"] = "a brand new display name"
+    elif edit == "userAccounts":
+        edited["userAccounts"] = [
+            *spec.get("userAccounts", []),
+            {"name": "zzznew", "password": {"secretKeyRef": {"name": "new", "key": "pw"}}},
+        ]
+    elif edit == "mountConfiguration":
+        edited["mountConfiguration"] = [
+            *spec.get("mountConfiguration", []),
+            {"nfsMountConfiguration": {"source": "nfs://10.0.0.9/zzz", "relativeMountPath": "zzznew"}},
+        ]
+    elif edit == "upgradePolicy":
+        mode = (spec.get("upgradePolicy") or {}).get("mode", "manual")
+        edited["upgradePolicy"] = {"mode": "rolling" if mode != "rolling" else "manual"}
+    else:
+        vmc = edited["deploymentConfiguration"]["virtualMachineConfiguration"]
+        vmc["imageReference"] = {"publisher": "Canonical", "offer": "another-offer", "sku": "server"}
+    return edited
+
+
+@PROPERTY_SETTINGS
+@given(specs_with_secrets(), st.sampled_from(ZERO_NODE_EDITS), st.integers(1, 3))
+def test_zero_node_changes_recreate_a_busy_pool_and_patch_an_idle_one(
+    case: tuple[dict[str, Any], dict[tuple[str, str], str]], edit: str, nodes: int
+) -> None:
+    spec, secrets = case
+    edited = _zero_node_edit(spec, edit)
+    desired = render(edited, {**secrets, ("new", "pw"): "new-password"})
+    busy = planning.plan(desired, observe(render(spec, secrets), dedicated=nodes), RECREATE)
+    assert types(busy) == ["recreate"], busy.to_json()
+    assert any(field.split(".")[0] in ZERO_NODE_PROPERTIES for field in busy.actions[0].fields)
+    idle = planning.plan(desired, observe(render(spec, secrets), dedicated=0), RECREATE)
+    assert types(idle)[0] == "patch", idle.to_json()
+    assert ActionType.RECREATE not in {a.type for a in idle.actions}
+
+
+@PROPERTY_SETTINGS
+@given(specs(), st.integers(1, 3))
+def test_no_secret_value_reaches_comparable_reprs_or_plan_json(spec: dict[str, Any], nodes: int) -> None:
+    secrets = {
+        (name, key): json.dumps({"value": f"SECRET-{index}-c0ffee"})
+        for index, (name, key, _) in enumerate(_refs(spec))
+    }
+    desired = render(spec, secrets)
+    observed = observe(desired, dedicated=nodes)
+    changed = render(
+        _zero_node_edit(spec, "vmSize"), {k: v.replace("c0ffee", "beef") for k, v in secrets.items()}
+    )
+    shown = json.dumps(desired.comparable) + repr(desired) + repr(observed) + json.dumps(observed.comparable)
+    for policy in (RECREATE, SCALE_TO_ZERO):
+        result = planning.plan(changed, observed, policy)
+        shown += json.dumps(result.to_json()) + repr(result)
+    assert "SECRET-" not in shown
+    assert all(digest not in shown for digest in desired.secret_digests.values())
+
+
+def _refs(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return list({(n, k): (n, k, f) for n, k, f in referenced_keys(spec)}.values())
