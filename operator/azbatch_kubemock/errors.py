@@ -105,6 +105,10 @@ def invalid_fields(spec: ResourceSpec, name: str | None, problems: list[tuple[st
     )
 
 
+def forbidden(message: str) -> ApiError:
+    return ApiError(status=403, reason="Forbidden", message=message)
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(status=400, reason="BadRequest", message=message)
 

@@ -305,8 +305,9 @@ class KubeStandIn(kmock.KubernetesEmulator):
             resource_version=self._resource_version + 1,
             taken=lambda name: self.get_object(resource, namespace, name) is not None,
         )
-        if _gvr(resource) == _gvr(NAMESPACES):
-            obj["status"] = {"phase": "Active"}  # what the namespace strategy sets on create
+        if _gvr(resource) == _gvr(NAMESPACES):  # what the namespace strategy sets on create
+            obj["spec"] = {"finalizers": ["kubernetes"]}
+            obj["status"] = {"phase": "Active"}
         obj = admit(obj)
         self._next_version()
         self._record(resource, "ADDED", obj)
@@ -348,8 +349,12 @@ class KubeStandIn(kmock.KubernetesEmulator):
         if spec.namespaced:
             if request.namespace is None:
                 raise errors.resource_not_found()
-            if self.get_object(NAMESPACES, None, request.namespace) is None:
+            namespace = self.get_object(NAMESPACES, None, request.namespace)
+            if namespace is None:
                 raise errors.not_found(self._namespace_spec(), request.namespace)
+            if namespace["metadata"].get("deletionTimestamp"):
+                why = "because it is being terminated"
+                raise errors.forbidden(f"unable to create new content in namespace {request.namespace} {why}")
         data = request.data
         name = (data.get("metadata") or {}).get("name") if isinstance(data, dict) else None
         if name and self.get_object(request.resource, request.namespace, name) is not None:
@@ -430,6 +435,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
         assert request.resource is not None
         if semantics.is_released(new):
             self._record(request.resource, "DELETED", new)
+            self._finish_namespace_if_empty(new["metadata"].get("namespace"))
         else:
             self._record(request.resource, "MODIFIED", new)
         return new
@@ -444,9 +450,55 @@ class KubeStandIn(kmock.KubernetesEmulator):
             new = semantics.versioned(semantics.marked_for_deletion(old), self._next_version())
             self._record(request.resource, "MODIFIED", new)
             return new
+        if _gvr(request.resource) == _gvr(NAMESPACES):
+            return self._terminate_namespace(old)
+        return self._remove(request.resource, old)
+
+    def _remove(self, resource: kmock.resource, old: dict[str, Any]) -> dict[str, Any]:
+        """Delete now (no finalizers left); a terminating namespace goes once it is empty."""
         gone = semantics.versioned(dict(old, metadata=dict(old["metadata"])), self._next_version())
-        self._record(request.resource, "DELETED", gone)
+        self._record(resource, "DELETED", gone)
+        self._finish_namespace_if_empty(old["metadata"].get("namespace"))
         return gone
+
+    # -- namespaces: the namespace controller's part ----------------------------------------------
+
+    def _terminate_namespace(self, namespace: dict[str, Any]) -> dict[str, Any]:
+        """Mark Terminating and delete its content; the namespace goes when nothing is left.
+
+        Objects with finalizers are only marked for deletion, as for any DELETE, and keep the
+        namespace Terminating until their finalizers are removed (e.g. by kopf).
+        """
+        name = namespace["metadata"]["name"]
+        if namespace["metadata"].get("deletionTimestamp"):
+            return namespace
+        marked = semantics.marked_for_deletion(namespace)
+        marked["status"] = {"phase": "Terminating"}
+        marked = semantics.versioned(marked, self._next_version())
+        self._record(NAMESPACES, "MODIFIED", marked)
+        for (resource, object_namespace, _), stored in list(self.objects.items()):
+            if object_namespace != name or stored.deleted:
+                continue
+            current = dict(stored.raw)
+            if not current["metadata"].get("finalizers"):
+                gone = semantics.versioned(current, self._next_version())
+                self._record(resource, "DELETED", gone)
+            elif not current["metadata"].get("deletionTimestamp"):
+                self._record(
+                    resource,
+                    "MODIFIED",
+                    semantics.versioned(semantics.marked_for_deletion(current), self._next_version()),
+                )
+        self._finish_namespace_if_empty(name)
+        return self.get_object(NAMESPACES, None, name) or marked
+
+    def _finish_namespace_if_empty(self, name: str | None) -> None:
+        namespace = self.get_object(NAMESPACES, None, name) if name else None
+        if namespace is None or not namespace["metadata"].get("deletionTimestamp"):
+            return
+        if any(ns == name and not stored.deleted for (_, ns, _), stored in self.objects.items()):
+            return
+        self._record(NAMESPACES, "DELETED", semantics.versioned(namespace, self._next_version()))
 
     # -- answers (kmock fallbacks) ----------------------------------------------------------------
 

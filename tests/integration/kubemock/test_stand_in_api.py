@@ -354,3 +354,25 @@ def test_initial_events_end_with_a_bookmark_when_asked(client: KubeClient, make_
     )
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_deleting_a_namespace_deletes_its_content_then_itself(client: KubeClient, make_widget: Any) -> None:
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}
+    assert client.create(namespace)["spec"] == {"finalizers": ["kubernetes"]}
+    plain = make_widget("plain", namespace="team")
+    held = make_widget("held", namespace="team", finalizers=["example.dev/f"])
+    client.create(plain)
+    client.create(held)
+
+    terminating = client.delete(namespace)
+    assert terminating is not None and terminating["status"] == {"phase": "Terminating"}
+    assert client.get(plain) is None
+    assert client.get(held)["metadata"]["deletionTimestamp"]  # type: ignore[index]
+    with pytest.raises(KubeApiError) as error:
+        client.create(make_widget("late", namespace="team"))
+    assert status_of(error) == (403, "Forbidden")
+    assert "being terminated" in error.value.message
+
+    client.patch(held, {"metadata": {"finalizers": []}})
+    assert client.get(held) is None
+    assert client.get(namespace) is None
