@@ -246,14 +246,18 @@ class Emulator:
         except web.HTTPNotFound:
             response = self._render(plane, _not_found(plane, request), rid, request)
         except web.HTTPMethodNotAllowed:
-            error = ServiceError(
+            refusal = ServiceError(
                 405, "MethodNotAllowed", f"{request.method} is not supported on {request.path}."
             )
-            response = self._render(plane, error, rid, request)
+            response = self._render(plane, refusal, rid, request)
         except ServiceError as error:
             response = self._render(plane, error, rid, request)
         except DroppedConnectionError:
             response = web.Response(status=599, reason="Connection dropped by an injected fault")
+        except Exception:  # an emulator bug: answer like the service would, and say where
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            failure = ServiceError(500, "InternalServerError", "The emulator failed; see its log.")
+            response = self._render(plane, failure, rid, request)
         if plane == "batch":
             response.headers.setdefault("request-id", rid)
             client_rid = request.headers.get("client-request-id")
