@@ -25,6 +25,7 @@ from azbatch_operator.wiring import build_runtime
 
 FINALIZER = "azbatch.dev/finalizer"
 ANNOTATIONS_PREFIX = "azbatch.dev"
+DELETE_WAIT = 300.0  # seconds a delete handler waits in place before handing the retry to kopf
 
 
 @kopf.on.startup()
@@ -93,13 +94,23 @@ async def spec_changed(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
-    """Delete, orphan or leave the Azure pool; keep the finalizer until that is done."""
+    """Delete, orphan or leave the Azure pool; keep the finalizer until that is done.
+
+    Waiting for Azure to finish a delete is normal, not an error: the handler waits in place
+    (up to DELETE_WAIT), and only hands a retry back to kopf when Azure fails or takes longer.
+    """
     runtime: Runtime = memo["runtime"]
-    try:
-        outcome = await finalize(runtime, body, _events(body))
-    except AzureCallError as error:
-        verdict = classify(error.status, error.code)
-        delay = retry_delay(verdict, retry_after=error.retry_after, attempt=retry)
-        raise kopf.TemporaryError(redact(f"{error} {verdict.hint}".strip()), delay=delay) from error
-    if not outcome.done:
-        raise kopf.TemporaryError(outcome.message, delay=outcome.delay)
+    events = _events(body)
+    deadline = runtime.monotonic() + DELETE_WAIT
+    while True:
+        try:
+            outcome = await finalize(runtime, body, events)
+        except AzureCallError as error:
+            verdict = classify(error.status, error.code)
+            delay = retry_delay(verdict, retry_after=error.retry_after, attempt=retry)
+            raise kopf.TemporaryError(redact(f"{error} {verdict.hint}".strip()), delay=delay) from error
+        if outcome.done:
+            return
+        if runtime.monotonic() >= deadline:
+            raise kopf.TemporaryError(outcome.message, delay=outcome.delay)
+        await asyncio.sleep(outcome.delay)

@@ -68,3 +68,32 @@ def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
 
 def pool_id(sandbox: Sandbox, name: str) -> str:
     return f"{sandbox.info['account_id']}/pools/{name}"
+
+
+def azure_pool(sandbox: Sandbox, name: str) -> dict[str, Any] | None:
+    """The pool as the Azure portal would show it: read with the unmodified SDK and real tokens."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.identity import ClientSecretCredential
+    from azure.mgmt.batch import BatchManagementClient
+
+    info = sandbox.info
+    credential = ClientSecretCredential(
+        info["tenant_id"],
+        info["client_id"],
+        info["client_secret"],
+        authority=info["authority_host"],
+        disable_instance_discovery=True,
+        connection_verify=info["ca_bundle"],
+    )
+    client = BatchManagementClient(
+        credential,
+        info["subscription_id"],
+        base_url=info["management_endpoint"],
+        connection_verify=info["ca_bundle"],
+    )
+    try:
+        return dict(client.pool.get(info["resource_group"], info["account_name"], name).as_dict())
+    except ResourceNotFoundError:
+        return None
+    finally:
+        client.close()
