@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.identity import ClientSecretCredential
+from azure.mgmt.batch import BatchManagementClient
 
 from azbatch_operator.sandbox import Sandbox, SandboxSettings
 
@@ -72,10 +75,6 @@ def pool_id(sandbox: Sandbox, name: str) -> str:
 
 def azure_pool(sandbox: Sandbox, name: str) -> dict[str, Any] | None:
     """The pool as the Azure portal would show it: read with the unmodified SDK and real tokens."""
-    from azure.core.exceptions import ResourceNotFoundError
-    from azure.identity import ClientSecretCredential
-    from azure.mgmt.batch import BatchManagementClient
-
     info = sandbox.info
     credential = ClientSecretCredential(
         info["tenant_id"],
