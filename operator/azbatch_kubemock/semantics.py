@@ -16,6 +16,7 @@ Everything kmock's stock emulator lacks and kopf or kubectl relies on is decided
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime
 import re
@@ -204,6 +205,25 @@ def updated_object(
     if spec_part(new) != spec_part(old):
         meta["generation"] = int(old_meta.get("generation", 1)) + 1
     return new
+
+
+def builtin_strategy(spec: ResourceSpec, obj: dict[str, Any]) -> dict[str, Any]:
+    """What the API server's strategy for a built-in kind does on every write (Secrets only so far).
+
+    A Secret's write-only ``stringData`` is folded into ``data`` (base64, taking precedence) and
+    ``type`` defaults to ``Opaque``, so readers find the values where a real cluster keeps them.
+    """
+    if (spec.group, spec.plural) != ("", "secrets"):
+        return obj
+    result = dict(obj)
+    string_data = result.pop("stringData", None) or {}
+    if not isinstance(string_data, dict) or not all(isinstance(v, str) for v in string_data.values()):
+        raise WriteRejectedError("invalid", "Invalid value: stringData values must be strings", "stringData")
+    encoded = {key: base64.b64encode(value.encode()).decode() for key, value in string_data.items()}
+    if encoded or "data" in result:
+        result["data"] = {**(result.get("data") or {}), **encoded}
+    result.setdefault("type", "Opaque")
+    return result
 
 
 def versioned(obj: dict[str, Any], resource_version: int) -> dict[str, Any]:

@@ -377,7 +377,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
 
         def admit(obj: dict[str, Any]) -> dict[str, Any]:
             if spec.schema is None:
-                return obj
+                return semantics.builtin_strategy(spec, obj)
             unknown = [f'unknown field "{path}"' for path in schema.unknown_fields(spec.schema, obj)]
             if unknown and mode == "Strict":
                 raise errors.bad_request(f"strict decoding error: {', '.join(unknown)}")

@@ -376,3 +376,18 @@ def test_deleting_a_namespace_deletes_its_content_then_itself(client: KubeClient
     client.patch(held, {"metadata": {"finalizers": []}})
     assert client.get(held) is None
     assert client.get(namespace) is None
+
+
+def test_secret_string_data_is_folded_into_data(client: KubeClient) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "default"},
+        "data": {"kept": "a2VwdA==", "replaced": "b2xk"},
+        "stringData": {"replaced": "new", "added": "p@ss"},
+    }
+    created = client.create(secret)
+    assert "stringData" not in created and created["type"] == "Opaque"
+    assert created["data"] == {"kept": "a2VwdA==", "replaced": "bmV3", "added": "cEBzcw=="}
+    patched = client.patch(secret, {"stringData": {"added": "other"}})
+    assert patched["data"]["added"] == "b3RoZXI=" and "stringData" not in patched
