@@ -11,9 +11,9 @@ import copy
 import json
 from typing import Any
 
-from conftest import RECREATE, SCALE_TO_ZERO, observe, render, types
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from planning_helpers import RECREATE, SCALE_TO_ZERO, observe, render, types
 from strategies import json_objects, referenced_keys, secret_refs, secret_values, short_names, specs
 
 from azbatch_operator import planning, validation

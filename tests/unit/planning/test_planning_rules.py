@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RECREATE, SCALE_TO_ZERO, observe, render, types
+from planning_helpers import RECREATE, SCALE_TO_ZERO, observe, render, types
 from strategies import ACCOUNT, OWNER, azure_echo
 
 from azbatch_operator import planning, rendering

@@ -1,10 +1,12 @@
-"""Helpers shared by the planning tests: render a spec document, echo it from Azure, plan."""
+"""Helpers shared by the planning tests: render a spec document, echo it from Azure, plan.
+
+A plain module (not conftest.py) so test files can import it by a name no other folder uses.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from strategies import DIGEST_KEY, OWNER, azure_echo
 
 from azbatch_operator import planning, rendering
@@ -24,8 +26,3 @@ def observe(desired: rendering.DesiredPool, **echo: Any) -> rendering.ObservedPo
 
 def types(plan: planning.Plan) -> list[str]:
     return [action.type.value for action in plan.actions]
-
-
-@pytest.fixture
-def render_spec() -> Any:
-    return render
