@@ -60,12 +60,19 @@ class KubeStandIn(kmock.KubernetesEmulator):
     host: str = "127.0.0.1"
     port: int = 0
     token: str | None = None  # when set, every request must carry ``Authorization: Bearer <token>``
+    # Bounded memory for long runs (the demo): watch events kept per resource (older ones are
+    # compacted away, and a watch from before them gets 410 Expired, as from etcd compaction),
+    # object versions kept in ``objects[...].history``, and requests kept in ``requests``.
+    history_limit: int = 5000
+    versions_kept: int = 20
+    requests_kept: int = 20000
 
     _specs: dict[GVR, ResourceSpec] = attrs.field(factory=dict, init=False)
     _log: dict[GVR, list[tuple[int, dict[str, Any]]]] = attrs.field(
         factory=lambda: collections.defaultdict(list), init=False
     )
     _resource_version: int = attrs.field(default=1, init=False)
+    _compacted: dict[GVR, int] = attrs.field(factory=dict, init=False)  # newest resourceVersion dropped
     _changed: asyncio.Condition | None = attrs.field(default=None, init=False)
     _closing: bool = attrs.field(default=False, init=False)
     _results: dict[rendering.Request, dict[str, Any]] = attrs.field(factory=dict, init=False)
@@ -181,6 +188,8 @@ class KubeStandIn(kmock.KubernetesEmulator):
         try:
             request = await parse_request(raw_request, request_id=len(self._requests))
             self._requests.append(request)
+            if len(self._requests) > self.requests_kept:
+                del self._requests[: len(self._requests) - self.requests_kept // 2]
             try:
                 return await self._handle(request)
             except rendering.StreamingError as exc:
@@ -283,10 +292,18 @@ class KubeStandIn(kmock.KubernetesEmulator):
         if event_type == "DELETED":
             self.objects[key].delete()
         elif key in self.objects:
-            self.objects[key].history.append(body)
+            history = self.objects[key].history
+            history.append(body)
+            if len(history) > self.versions_kept:
+                del history[: -self.versions_kept]
         else:
             self.objects[key] = body
-        self._log[_gvr(resource)].append((int(meta["resourceVersion"]), {"type": event_type, "object": body}))
+        log = self._log[_gvr(resource)]
+        log.append((int(meta["resourceVersion"]), {"type": event_type, "object": body}))
+        if len(log) > self.history_limit:
+            cut = len(log) - self.history_limit // 2
+            self._compacted[_gvr(resource)] = log[cut - 1][0]
+            del log[:cut]
 
     def _store_new(
         self,
@@ -670,12 +687,14 @@ class KubeStandIn(kmock.KubernetesEmulator):
         if params.get("sendInitialEvents") == "true" and params.get("allowWatchBookmarks") == "true":
             yield _initial_events_end_bookmark(spec, cursor)
 
-        log = self._log[_gvr(request.resource)]
+        gvr = _gvr(request.resource)
+        log = self._log[gvr]
         while True:
             async with self._changed:
+                expired = cursor < self._compacted.get(gvr, 0)
                 start = bisect.bisect_right(log, cursor, key=lambda entry: entry[0])
-                events = log[start:]
-                if not events:
+                events = [] if expired else log[start:]
+                if not events and not expired:
                     if self._closing:
                         return
                     remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
@@ -684,10 +703,21 @@ class KubeStandIn(kmock.KubernetesEmulator):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), remaining)
                     continue
-                cursor = events[-1][0]
+                cursor = events[-1][0] if events else cursor
+            if expired:
+                yield _expired(cursor, self._resource_version)
+                return
             for _, event in events:
                 if visible(event["object"]):
                     yield rendered(event)
+
+
+def _expired(resource_version: int, current: int) -> dict[str, Any]:
+    """The watch error for a resourceVersion older than the kept history (kopf then re-lists)."""
+    status = errors.ApiError(
+        status=410, reason="Expired", message=f"too old resource version: {resource_version} ({current})"
+    )
+    return {"type": "ERROR", "object": errors.status_body(status)}
 
 
 def _initial_events_end_bookmark(spec: ResourceSpec, resource_version: int) -> dict[str, Any]:

@@ -106,3 +106,25 @@ def test_cli_refuses_a_file_that_is_not_a_crd(tmp_path: pathlib.Path) -> None:
     )
     assert done.returncode == 2
     assert "bad.yaml: expected kind CustomResourceDefinition, got 'ConfigMap'" in done.stderr
+
+
+async def test_compacted_history_answers_old_watches_with_410_and_stays_bounded(
+    widget_crd: dict[str, Any],
+) -> None:
+    async with KubeStandIn(history_limit=4, versions_kept=3) as kube:
+        kube.register_crd(widget_crd)
+        client = kube.servers[0].client
+        path = "/apis/example.dev/v1/namespaces/default/widgets"
+        async with client.post(path, json={"metadata": {"name": "w1"}, "spec": {"size": 0}}) as response:
+            first = (await response.json())["metadata"]["resourceVersion"]
+        for size in range(1, 10):
+            patch = {"spec": {"size": size}}
+            headers = {"Content-Type": "application/merge-patch+json"}
+            async with client.patch(f"{path}/w1", json=patch, headers=headers) as response:
+                assert response.status == 200
+
+        async with client.get(path, params={"watch": "true", "resourceVersion": first}) as response:
+            event = json.loads(await response.content.readline())
+        assert event["type"] == "ERROR"
+        assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+        assert len(kube.objects["example.dev/v1/widgets", "default", "w1"].history) == 3
