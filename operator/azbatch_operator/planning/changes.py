@@ -127,7 +127,7 @@ def _secret_change(entity: SecretEntity) -> Change:
             ChangeKind.EXTENSION,
             f"the protected settings of extension {entity.name!r} changed (their Secret value differs)",
         )
-    prop = {"user": "userAccounts", "mount": "mountConfiguration"}.get(entity.kind)
+    prop = {"user": "userAccounts", "mount": "mountConfiguration", "registry": _DEPLOYMENT}.get(entity.kind)
     prop = prop or entity.name.split(".", 1)[0].split("[", 1)[0]
     return Change(prop, prop, kind_of(prop), f"the Secret value behind {entity} changed")
 

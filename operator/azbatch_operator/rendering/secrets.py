@@ -27,11 +27,22 @@ DIGEST_PREFIX: Final = f"{RESERVED_METADATA_PREFIX}secret-digest."
 DIGEST_BITS: Final = 128
 MIN_KEY_BYTES: Final = 16
 
+_VMC: Final = ("deploymentConfiguration", "virtualMachineConfiguration")
 # (kind, list path) of the entities a secret belongs to, and the field naming each item.
 _ENTITY_LISTS: Final = (
-    ("extension", ("deploymentConfiguration", "virtualMachineConfiguration", "extensions"), "name"),
+    ("extension", (*_VMC, "extensions"), "name"),
     ("user", ("userAccounts",), "name"),
     ("mount", ("mountConfiguration",), "relativeMountPath"),
+    (
+        "registry",
+        (
+            "deploymentConfiguration",
+            "virtualMachineConfiguration",
+            "containerConfiguration",
+            "containerRegistries",
+        ),
+        "registryServer",
+    ),
 )
 # Entities that get a digest even without secrets, so that adding a secret later is a change
 # and not "a digest is missing" (which the planner treats as an adopted pool: assumed equal).

@@ -153,3 +153,21 @@ def test_offline_rendering_lists_unresolved_entities_instead_of_failing() -> Non
 def test_the_pool_name_is_spec_pool_name_else_the_resource_name() -> None:
     assert _render(_spec(poolName="explicit")).pool_name == "explicit"
     assert _render().pool_name == "pool-a"
+
+
+def test_a_registry_password_is_digested_per_registry_server() -> None:
+    spec = _spec()
+    spec["deploymentConfiguration"]["virtualMachineConfiguration"]["containerConfiguration"] = {
+        "type": "DockerCompatible",
+        "containerRegistries": [
+            {
+                "registryServer": "myregistry.azurecr.io",
+                "username": "puller",
+                "password": {"secretKeyRef": {"name": "users", "key": "pw"}},
+            }
+        ],
+    }
+    desired = _render(spec)
+    assert "azbatch.dev/secret-digest.registry.myregistry.azurecr.io" in desired.secret_digests
+    vmc = desired.properties["deploymentConfiguration"]["virtualMachineConfiguration"]
+    assert vmc["containerConfiguration"]["containerRegistries"][0]["password"] == "pa55-w0rd"
