@@ -12,7 +12,6 @@ resourceVersion-ordered event log per resource for watches, and answers over rea
 from __future__ import annotations
 
 import asyncio
-import bisect
 import collections
 import contextlib
 import hmac
@@ -32,6 +31,7 @@ import yaml
 from kmock._internal import rendering
 
 from azbatch_kubemock import cel_rules, errors, openapi, patching, schema, selectors, semantics, tables
+from azbatch_kubemock.eventlog import EventLog
 from azbatch_kubemock.kubeconfig import write_kubeconfig
 from azbatch_kubemock.resources import CrdError, ResourceSpec, specs_from_crd
 from azbatch_kubemock.routing import parse_request
@@ -68,11 +68,8 @@ class KubeStandIn(kmock.KubernetesEmulator):
     requests_kept: int = 20000
 
     _specs: dict[GVR, ResourceSpec] = attrs.field(factory=dict, init=False)
-    _log: dict[GVR, list[tuple[int, dict[str, Any]]]] = attrs.field(
-        factory=lambda: collections.defaultdict(list), init=False
-    )
+    _log: EventLog = attrs.field(init=False)
     _resource_version: int = attrs.field(default=1, init=False)
-    _compacted: dict[GVR, int] = attrs.field(factory=dict, init=False)  # newest resourceVersion dropped
     _changed: asyncio.Condition | None = attrs.field(default=None, init=False)
     _closing: bool = attrs.field(default=False, init=False)
     _results: dict[rendering.Request, dict[str, Any]] = attrs.field(factory=dict, init=False)
@@ -81,6 +78,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
+        self._log = EventLog(limit=self.history_limit)
         self.fallback[kmock.method.PUT] << self._serve_update
         self.fallback["get", re.compile(r"/openapi/v3(/.*)?")] << self._serve_openapi
         with warnings.catch_warnings():  # kmock 0.8 reads its bundle with a deprecated importlib call
@@ -298,12 +296,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
                 del history[: -self.versions_kept]
         else:
             self.objects[key] = body
-        log = self._log[_gvr(resource)]
-        log.append((int(meta["resourceVersion"]), {"type": event_type, "object": body}))
-        if len(log) > self.history_limit:
-            cut = len(log) - self.history_limit // 2
-            self._compacted[_gvr(resource)] = log[cut - 1][0]
-            del log[:cut]
+        self._log.append(_gvr(resource), int(meta["resourceVersion"]), {"type": event_type, "object": body})
 
     def _store_new(
         self,
@@ -688,12 +681,10 @@ class KubeStandIn(kmock.KubernetesEmulator):
             yield _initial_events_end_bookmark(spec, cursor)
 
         gvr = _gvr(request.resource)
-        log = self._log[gvr]
         while True:
             async with self._changed:
-                expired = cursor < self._compacted.get(gvr, 0)
-                start = bisect.bisect_right(log, cursor, key=lambda entry: entry[0])
-                events = [] if expired else log[start:]
+                expired = self._log.expired(gvr, cursor)
+                events = [] if expired else self._log.after(gvr, cursor)
                 if not events and not expired:
                     if self._closing:
                         return
