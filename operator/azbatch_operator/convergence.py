@@ -342,7 +342,7 @@ def _retry_resize(
     since_last_resize: float | None,
     tunables: Tunables,
 ) -> Step:
-    """Allocation stopped short of a fixed target: resize again after a growing backoff, as the docs advise."""
+    """Allocation stopped short of a fixed target: resize again after a growing backoff (Batch docs)."""
     errors = observed.resize_errors if observed is not None else ()
     code = errors[0].code if errors else None
     message = errors[0].message if errors else ""
@@ -384,7 +384,7 @@ def _parse(text: str) -> datetime:
 
 
 def orphan_patch(observed: ObservedPool) -> dict[str, Any]:
-    """The PATCH that lets a pool go: every operator metadata item (owner, digests) removed, the user's kept."""
+    """The PATCH that lets a pool go: the operator's metadata items (owner, digests) removed."""
     kept = [
         {"name": name, "value": value}
         for name, value in observed.metadata

@@ -26,8 +26,9 @@ from typing import Any
 
 import yaml
 
-from azbatch_operator.config import OperatorConfig
+from azbatch_operator.config import OperatorConfig, load_config
 from azbatch_operator.crd import build_crd
+from azbatch_operator.runner import RunOptions, operate
 
 
 @dataclass
@@ -71,9 +72,10 @@ class Sandbox:
         self.stop()
 
     def start(self) -> None:
-        from azbatch_emulator import EmulatorProcess, EmulatorThread
-        from azbatch_emulator.admin import AdminClient
-        from azbatch_kubemock import KubeClient, KubeStandInThread
+        # The stand-ins are the optional `emulator` extra: a production image runs without them.
+        from azbatch_emulator import EmulatorProcess, EmulatorThread  # noqa: PLC0415
+        from azbatch_emulator.admin import AdminClient  # noqa: PLC0415
+        from azbatch_kubemock import KubeClient, KubeStandInThread  # noqa: PLC0415
 
         if self.settings.workdir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="azbatch-sandbox-")
@@ -178,9 +180,6 @@ class Sandbox:
         self._operator_process = None
 
     def _start_operator_thread(self) -> None:
-        from azbatch_operator.commands.run import RunOptions, operate
-        from azbatch_operator.config import load_config
-
         config: OperatorConfig = load_config(None)
         stop = threading.Event()
         ready = threading.Event()
@@ -204,7 +203,7 @@ class Sandbox:
 
     def _start_operator_process(self) -> None:
         log = (self.workdir / "operator.log").open("ab")
-        self._operator_process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self._operator_process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.live import Live
 
 from azbatch_operator import logs
+from azbatch_operator.commands.demo_view import render
 from azbatch_operator.reporting import phase_of
 from azbatch_operator.sandbox import Sandbox, SandboxSettings
 
@@ -175,14 +178,8 @@ def run(args: argparse.Namespace) -> int:
 def _play(story: Story, *, live: bool) -> dict[str, Any]:
     if not live:
         return story.play()
-    from rich.live import Live
-
-    from azbatch_operator.commands.demo_view import render
-
     view: dict[str, Any] = {}
     with Live(render(story.sandbox, story.chapters), refresh_per_second=4, transient=False) as screen:
-        import threading
-
         done = threading.Event()
 
         def refresh() -> None:
@@ -210,7 +207,8 @@ def _print_summary(summary: Mapping[str, Any], sandbox: Sandbox, *, keep: bool) 
     print(f"  pools created {azure['creates']}, patched {azure['patches']}, deleted {azure['deletes']}")
     for name, pool in summary["pools"].items():
         print(
-            f"  {name:18} {pool['phase']:12} nodes={pool['nodes']}  extensionsHealthy={pool['extensionsHealthy']}"
+            f"  {name:18} {pool['phase']:12} nodes={pool['nodes']}"
+            f"  extensionsHealthy={pool['extensionsHealthy']}"
         )
     if keep:
         print("\nThe stand-ins keep running until Ctrl-C. Poke them:")
@@ -221,7 +219,8 @@ def _print_summary(summary: Mapping[str, Any], sandbox: Sandbox, *, keep: bool) 
         print("  kubectl describe bp keyvault-windows")
         print(f"  Azure emulator admin API: {sandbox.info['endpoints']['admin']} (faults, clock, counters)")
         print(
-            f'  eval "$(azbatch-emulator env --state-dir {sandbox.workdir / "azure"})"  # the SDKs\' variables'
+            f'  eval "$(azbatch-emulator env --state-dir {sandbox.workdir / "azure"})"'
+            "  # the SDKs' variables"
         )
     else:
         print("\nRun `make demo ARGS=--keep` to keep the stand-ins and poke them with kubectl.")

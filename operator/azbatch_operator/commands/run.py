@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import sys
-import threading
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 
-import kopf
 from prometheus_client import start_http_server
 
 from azbatch_operator import logs
-from azbatch_operator.config import DIGEST_KEY_ENV, ConfigError, OperatorConfig, load_config
-from azbatch_operator.kube.api import KubeGateway
-from azbatch_operator.kube.lease import LeaseElector
+from azbatch_operator.config import DIGEST_KEY_ENV, ConfigError, load_config
 from azbatch_operator.metrics import REGISTRY
+from azbatch_operator.runner import RunOptions, operate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,14 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--standalone", action="store_true", help="no peering (default unless --peering)")
     parser.add_argument("--log-format", choices=("json", "console"), help="default: console on a terminal")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs (still without secrets)")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    namespaces: Sequence[str] = ()
-    peering: str | None = None
-    health_port: int = 0
-    metrics_port: int = 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,69 +56,3 @@ def run(args: argparse.Namespace) -> int:
         start_http_server(options.metrics_port, registry=REGISTRY)
     asyncio.run(operate(config, options))
     return 0
-
-
-async def operate(
-    config: OperatorConfig,
-    options: RunOptions,
-    *,
-    stop_flag: asyncio.Event | threading.Event | None = None,
-    ready_flag: asyncio.Event | threading.Event | None = None,
-) -> None:
-    """The operator's main coroutine; tests and the demo run it in a thread with a stop flag.
-
-    With leader election on, a replica first waits for the Lease, then acts only while it can
-    renew it; losing it stops the operator (the pod restarts as a standby), so two replicas never
-    act at once.
-    """
-    import azbatch_operator.handlers  # noqa: F401, PLC0415 - importing registers the handlers with kopf
-
-    election = config.leader_election
-    elector = None
-    if election.enabled:
-        elector = LeaseElector(
-            KubeGateway().api_client,
-            name=election.lease_name,
-            namespace=election.lease_namespace,
-            identity=os.environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}",
-        )
-        await elector.acquire()
-    stop = asyncio.Event()
-    operator = asyncio.create_task(
-        kopf.operator(
-            clusterwide=not options.namespaces,
-            namespaces=list(options.namespaces),
-            standalone=options.peering is None,
-            peering_name=options.peering,
-            liveness_endpoint=f"http://0.0.0.0:{options.health_port}/healthz"
-            if options.health_port
-            else None,
-            memo=kopf.Memo(config=config),
-            stop_flag=stop,
-            ready_flag=ready_flag,
-        )
-    )
-    watchers = [asyncio.create_task(_relay_stop(stop_flag, stop))]
-    if elector is not None:
-        watchers.append(asyncio.create_task(elector.hold()))
-    try:
-        done, _ = await asyncio.wait([operator, *watchers], return_when=asyncio.FIRST_COMPLETED)
-        stop.set()
-        await operator
-        for task in done:
-            if task is not operator and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-    finally:
-        for task in watchers:
-            task.cancel()
-
-
-async def _relay_stop(external: asyncio.Event | threading.Event | None, stop: asyncio.Event) -> None:
-    """Turn the caller's stop flag (thread or asyncio event) into the operator's own."""
-    if external is None:
-        await asyncio.Event().wait()
-    elif isinstance(external, asyncio.Event):
-        await external.wait()
-    else:
-        while not external.is_set():  # noqa: ASYNC110 - a thread's Event cannot be awaited
-            await asyncio.sleep(0.1)

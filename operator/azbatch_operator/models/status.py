@@ -111,10 +111,10 @@ class RecreateStatus(StatusModel):
     started: str | None = Field(default=None, description="RFC 3339 time the recreate started.")
     pool_creation_time: str | None = Field(
         default=None,
-        description="creationTime of the pool being replaced: only that pool is ever deleted, never a newer one.",
+        description="creationTime of the pool being replaced: only that pool is deleted, never a newer one.",
     )
     drain_deadline: str | None = Field(
-        default=None, description="RFC 3339 time after which draining gives up and the pool is deleted anyway."
+        default=None, description="RFC 3339 time after which draining stops and the pool is deleted anyway."
     )
 
 
