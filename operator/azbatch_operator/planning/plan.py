@@ -28,7 +28,6 @@ from azbatch_operator.planning.fields import CLEARED_VALUES, IDENTITY, ChangeKin
 from azbatch_operator.rendering import DesiredPool, ObservedPool
 
 RECREATE: Final = "Recreate"
-SCALE_TO_ZERO: Final = "ScaleToZero"
 
 
 class ActionType(enum.Enum):
@@ -189,44 +188,19 @@ def plan(desired: DesiredPool, observed: ObservedPool | None, policy: Policy | N
 
     actions: list[Action] = []
     waiting = None
-    if extension or zero_only:
-        props = _unique([c.prop for c in changes])
-        if not at_zero:
-            props = _unique([*props, "scaleSettings"])  # resize back after the patch
-            if observed.targets_zero:
-                waiting = f"waiting for the pool to reach zero nodes ({_nodes(observed)})"
-            else:
-                actions.append(
-                    Action(
-                        ActionType.SCALE_TO_ZERO,
-                        fields=_unique([c.field for c in extension + zero_only]),
-                        reasons=(
-                            "these changes need a pool with zero nodes (policy.updateStrategy ScaleToZero): "
-                            f"resize from {_nodes(observed)} to 0, patch, then resize back",
-                        ),
-                        patch={"properties": {"scaleSettings": {"fixedScale": _zero_scale(policy)}}},
-                    )
-                )
-        reasons = [c.reason for c in changes]
-        if "scaleSettings" in props and not any(c.prop == "scaleSettings" for c in changes):
-            reasons.append("scaleSettings: resize back to the spec's scale after the change")
-        actions.append(
-            Action(
-                ActionType.PATCH,
-                fields=_unique([c.field for c in changes] + (["scaleSettings"] if not at_zero else [])),
-                reasons=tuple(reasons),
-                patch=_patch_body(desired, diff, list(props)),
-            )
-        )
-    elif changes:
-        actions.append(
-            Action(
-                ActionType.PATCH,
-                fields=_unique([c.field for c in changes]),
-                reasons=tuple(c.reason for c in changes),
-                patch=_patch_body(desired, diff, list(_unique([c.prop for c in changes]))),
-            )
-        )
+    props = _unique([c.prop for c in changes])
+    fields = _unique([c.field for c in changes])
+    reasons = tuple(c.reason for c in changes)
+    if (extension or zero_only) and not at_zero:  # ScaleToZero on a pool with nodes
+        if "scaleSettings" not in props:
+            props, fields = (*props, "scaleSettings"), (*fields, "scaleSettings")
+            reasons = (*reasons, "scaleSettings: resize back to the spec's scale after the change")
+        if observed.targets_zero:
+            waiting = f"waiting for the pool to reach zero nodes ({_nodes(observed)})"
+        else:
+            actions.append(_scale_to_zero(extension + zero_only, observed, policy))
+    if changes:
+        actions.append(Action(ActionType.PATCH, fields, reasons, _patch_body(desired, diff, list(props))))
     if _resize_needed(observed, changes):
         actions.append(_resize(desired, observed))
     if not actions:
@@ -234,9 +208,18 @@ def plan(desired: DesiredPool, observed: ObservedPool | None, policy: Policy | N
     return Plan(tuple(actions), notes=diff.notes, waiting=waiting)
 
 
-def _zero_scale(policy: Policy | None) -> dict[str, Any]:
-    return {
+def _scale_to_zero(changes: list[Change], observed: ObservedPool, policy: Policy | None) -> Action:
+    zero = {
         "targetDedicatedNodes": 0,
         "targetLowPriorityNodes": 0,
         "nodeDeallocationOption": _deallocation(policy),
     }
+    return Action(
+        ActionType.SCALE_TO_ZERO,
+        fields=_unique([c.field for c in changes]),
+        reasons=(
+            "these changes need a pool with zero nodes (policy.updateStrategy ScaleToZero): "
+            f"resize from {_nodes(observed)} to 0, patch, then resize back",
+        ),
+        patch={"properties": {"scaleSettings": {"fixedScale": zero}}},
+    )
