@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +52,11 @@ def load_client_configuration() -> k8s.Configuration:
     try:
         k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except k8s_config.ConfigException:
-        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            # The library reads KUBECONFIG once, on import; read it now.
+            config_file=os.environ.get("KUBECONFIG"),
+            client_configuration=configuration,
+        )
     return configuration
 
 
