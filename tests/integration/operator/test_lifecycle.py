@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from azbatch_kubemock import KubeApiError
-
 from conftest import condition, pool_manifest
 
+from azbatch_kubemock import KubeApiError
 from azbatch_operator.sandbox import Sandbox, wait_until
 
 
