@@ -161,6 +161,13 @@ class AdminClient:
     def now(self) -> float:
         return float(self._call("GET", "/clock")["now"])
 
+    def pause_clock(self) -> float:
+        """Freeze simulated time (only `advance_clock` moves it) until `resume_clock()` or `reset()`."""
+        return float(self._call("POST", "/clock/pause")["now"])
+
+    def resume_clock(self) -> float:
+        return float(self._call("POST", "/clock/resume")["now"])
+
     # counters
     def counters(self) -> dict[str, int]:
         """Calls per `"<METHOD> <route>"`, e.g. `{"GET mgmt.pool": 3}`."""
@@ -244,6 +251,12 @@ class AsyncAdminClient:
 
     async def advance_clock(self, seconds: float) -> float:
         return float((await self.call("POST", "/clock/advance", {"seconds": seconds}))["now"])
+
+    async def pause_clock(self) -> float:
+        return float((await self.call("POST", "/clock/pause"))["now"])
+
+    async def resume_clock(self) -> float:
+        return float((await self.call("POST", "/clock/resume"))["now"])
 
     async def counters(self) -> dict[str, int]:
         return dict((await self.call("GET", "/counters"))["counts"])

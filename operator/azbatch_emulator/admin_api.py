@@ -34,6 +34,8 @@ def register(router: web.UrlDispatcher, emu: Emulator) -> None:
         ("/_admin/scripts", "admin.scripts", "DELETE", api.clear_scripts),
         ("/_admin/clock", "admin.clock", "GET", api.clock),
         ("/_admin/clock/advance", "admin.clock.advance", "POST", api.advance),
+        ("/_admin/clock/pause", "admin.clock.pause", "POST", api.pause),
+        ("/_admin/clock/resume", "admin.clock.resume", "POST", api.resume),
         ("/_admin/counters", "admin.counters", "GET", api.counters),
         ("/_admin/counters", "admin.counters", "DELETE", api.reset_counters),
         ("/_admin/accounts", "admin.accounts", "POST", api.add_account),
@@ -92,7 +94,14 @@ class AdminApi:
         return json_response({"scripts": []})
 
     async def clock(self, request: web.Request) -> web.Response:
-        return json_response({"now": self.emu.clock.now(), "time_scale": self.emu.clock.time_scale})
+        clock = self.emu.clock
+        return json_response({"now": clock.now(), "time_scale": clock.time_scale, "paused": clock.paused})
+
+    async def pause(self, request: web.Request) -> web.Response:
+        return json_response({"now": self.emu.clock.pause(), "paused": True})
+
+    async def resume(self, request: web.Request) -> web.Response:
+        return json_response({"now": self.emu.clock.resume(), "paused": False})
 
     async def advance(self, request: web.Request) -> web.Response:
         seconds = (await _object(request)).get("seconds")

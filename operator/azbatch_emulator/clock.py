@@ -26,10 +26,30 @@ class SimClock:
         self._origin_sim = time.time() if start is None else start
         self._origin_real = time.monotonic()
         self._advanced = 0.0
+        self._paused_at: float | None = None
 
     def now(self) -> float:
         """Current simulated time, epoch seconds."""
+        if self._paused_at is not None:
+            return self._paused_at + self._advanced
         return self._origin_sim + (time.monotonic() - self._origin_real) * self.time_scale + self._advanced
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> float:
+        """Stop the clock (explicit advances still move it): tests that look at intermediate states."""
+        if self._paused_at is None:
+            self._paused_at = self.now() - self._advanced
+        return self.now()
+
+    def resume(self) -> float:
+        """Let the clock run again from where it stands."""
+        if self._paused_at is not None:
+            self._origin_sim, self._origin_real = self._paused_at, time.monotonic()
+            self._paused_at = None
+        return self.now()
 
     def advance(self, seconds: float) -> float:
         """Jump simulated time forward by `seconds`; returns the new simulated time."""

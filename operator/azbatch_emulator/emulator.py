@@ -164,6 +164,7 @@ class Emulator:
             )
 
     def reset(self) -> None:
+        self.clock.resume()
         self.store.clear()
         self.faults.clear()
         self.counters.reset()

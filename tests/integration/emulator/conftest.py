@@ -31,8 +31,11 @@ def info(emulator: EmulatorThread) -> dict[str, Any]:
 
 @pytest.fixture
 def admin(info: dict[str, Any]) -> AdminClient:
+    """A fresh emulator state for each test, with the simulated clock paused: tests move time with
+    `advance_clock`, so what they see never depends on how busy the machine is."""
     client = AdminClient(info)
     client.reset()
+    client.pause_clock()
     return client
 
 

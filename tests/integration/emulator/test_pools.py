@@ -210,6 +210,7 @@ async def test_begin_delete_polls_until_the_pool_is_gone(
         await mgmt.pool.create(
             rg, account, "doomed", small_pool(nodes=1), match_condition=MatchConditions.IfMissing
         )
+    admin.resume_clock()  # the poller follows Retry-After in real time while the simulation runs
     await poller.result()
     with pytest.raises(ResourceNotFoundError):
         await mgmt.pool.get(rg, account, "doomed")
