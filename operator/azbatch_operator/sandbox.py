@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
 import yaml
 
+from azbatch_operator import logs
 from azbatch_operator.config import OperatorConfig, load_config
 from azbatch_operator.crd import build_crd
 from azbatch_operator.runner import RunOptions, operate
@@ -77,6 +79,8 @@ class Sandbox:
         from azbatch_emulator.admin import AdminClient  # noqa: PLC0415
         from azbatch_kubemock import KubeClient, KubeStandInThread  # noqa: PLC0415
 
+        if not structlog.is_configured():
+            logs.configure(json=False, level="INFO")  # to stderr: stdout belongs to the caller
         if self.settings.workdir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="azbatch-sandbox-")
             self.workdir = Path(self._tempdir.name)

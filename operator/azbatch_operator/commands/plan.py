@@ -1,9 +1,10 @@
-"""`azbatch-operator plan -f MANIFEST --observed POOL.json`: what the operator would do to a pool.
+"""`azbatch-operator plan -f MANIFEST [--observed POOL.json]`: what the operator would do to a pool.
 
 Offline: the observed pool is ARM JSON as `GET pool` returns it (a wire-example file with
-`responses.200.body` is accepted too). Secret values come from `v1 Secret` documents in the
-manifest file; without them (or without `--digest-key-file`, the operator's digest key) the plan
-says which secret-backed fields were not compared.
+`responses.200.body` is accepted too). Live (no --observed): the pool is read from Azure with
+the operator's own credentials, for reviewing a GitOps pull request before it merges.
+Secret values come from `v1 Secret` documents in the manifest file; without them (or without
+`--digest-key-file`, the operator's digest key) the plan says which secret-backed fields were not compared.
 
 Exit codes: 0 nothing to do, 2 changes planned (or waiting on Azure), 1 invalid input.
 """
@@ -11,11 +12,17 @@ Exit codes: 0 nothing to do, 2 changes planned (or waiting on Azure), 1 invalid 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from azbatch_operator.cloud.clients import AccountRef, AzureClients, CloudEndpoints
+from azbatch_operator.cloud.credentials import build_credential
+from azbatch_operator.cloud.errors import AzureCallError
+from azbatch_operator.cloud.pools import PoolGateway
+from azbatch_operator.logs import redact
 from azbatch_operator.models import BatchPool, ManifestError, load_manifests, secrets_from_documents
 from azbatch_operator.planning import Action, ActionType, Plan, decide_ownership, plan
 from azbatch_operator.rendering import ObservedPool, SecretValueError, observe_pool, render_pool
@@ -43,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--observed",
         metavar="POOL.json",
-        help="the pool as ARM JSON (GET pool); required until live planning lands",
+        help="the pool as ARM JSON (GET pool); without it the live pool is read with the operator's "
+        "Azure credentials (AZURE_* variables)",
     )
     parser.add_argument("--name", help="which BatchPool of the file to plan (when it holds several)")
     parser.add_argument(
@@ -79,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_NOTHING_TO_DO if result.is_noop else EXIT_CHANGES
 
 
-def load_observed(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The pool as ARM JSON, or None when it does not exist. The only source of observed state."""
+def load_observed(args: argparse.Namespace, resource: BatchPool) -> dict[str, Any] | None:
+    """The pool as ARM JSON, or None when it does not exist. The only source of observed state.
+
+    With --observed, a saved `GET pool` answer; without it, the live pool, read with the same
+    credentials the operator uses (the azure-identity environment variables).
+    """
     if not args.observed:
-        raise InputError(
-            "--observed is required until live planning lands: save the pool with "
-            "`az rest --method get --url <pool ARM id>?api-version=2024-07-01 > pool.json` "
-            "and pass --observed pool.json"
-        )
+        return _read_live_pool(resource)
     text = _read(args.observed, "--observed")
     try:
         document = json.loads(text)
@@ -101,6 +109,26 @@ def load_observed(args: argparse.Namespace) -> dict[str, Any] | None:
             f"{args.observed}: not an ARM pool (expected an object with 'properties', as GET pool returns it)"
         )
     return document
+
+
+def _read_live_pool(resource: BatchPool) -> dict[str, Any] | None:
+    account = resource.spec.account
+    where = AccountRef(account.subscription_id, account.resource_group, account.account_name)
+
+    async def read() -> dict[str, Any] | None:
+        clients = AzureClients(build_credential(), CloudEndpoints.from_env())
+        try:
+            return await PoolGateway(clients).get(where, resource.pool_name)
+        finally:
+            await clients.close()
+
+    try:
+        return asyncio.run(read())
+    except AzureCallError as error:
+        raise InputError(
+            f"cannot read pool {resource.pool_name!r} in {where}: {redact(str(error))} "
+            "(set the AZURE_* variables the operator uses, or pass --observed POOL.json)"
+        ) from None
 
 
 def _read(source: str, what: str) -> str:
@@ -146,12 +174,12 @@ def _digest_key(path: str | None) -> bytes | None:
 
 
 def _plan(args: argparse.Namespace) -> Plan:
-    raw = load_observed(args)
     try:
         manifests = load_manifests(_read(args.file, "-f"))
     except ManifestError as error:
         raise InputError(f"{args.file}: {error}") from None
     resource = _validated(_pick_pool(manifests.pools, args.name, args.file), args.file)
+    raw = load_observed(args, resource)
     try:
         secrets = secrets_from_documents(manifests.others)
     except ManifestError as error:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
+import yaml
 from conftest import condition, pool_manifest
 
 from azbatch_kubemock import KubeApiError
+from azbatch_operator.cli import main
 from azbatch_operator.sandbox import Sandbox, wait_until
 
 
@@ -73,3 +77,23 @@ def test_admission_refuses_a_reserved_extension_type(sandbox: Sandbox) -> None:
         sandbox.kube.apply(sandbox.retarget(manifest))
     assert refused.value.code == 422
     assert "startTask" in str(refused.value)
+
+
+def test_plan_reads_the_live_pool_for_a_pull_request_review(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = sandbox.retarget(pool_manifest("reviewed"))
+    sandbox.kube.apply(manifest)
+    sandbox.wait_for_condition("reviewed", "Ready", timeout=60)
+    path = tmp_path / "pool.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    assert main(["plan", "-f", str(path), "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["actions"][0]["type"] == "none"
+
+    proposed = copy.deepcopy(manifest)
+    proposed["spec"]["vmSize"] = "STANDARD_D4S_V3"
+    path.write_text(yaml.safe_dump(proposed))
+    assert main(["plan", "-f", str(path), "-o", "json"]) == 2
+    action = json.loads(capsys.readouterr().out)["actions"][0]
+    assert action["type"] == "recreate"
+    assert "vmSize" in action["fields"]

@@ -161,13 +161,6 @@ def test_without_secret_documents_secret_fields_are_not_compared(
     assert "not compared" in out
 
 
-def test_observed_is_required_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(capsys, "-f", _manifest(tmp_path))
-    assert code == 1
-    assert "--observed is required until live planning lands" in err
-    assert out == ""
-
-
 def test_an_invalid_manifest_exits_1_with_the_findings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
