@@ -7,6 +7,7 @@ advanced explicitly (admin API), and it can resume from a saved instant after a 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import time
 
@@ -63,8 +64,9 @@ class SimClock:
         return max(simulated_seconds, 0.0) / self.time_scale
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def iso(t: float) -> str:
-    """RFC 3339 UTC timestamp with a `Z`, as Azure writes them."""
+    """RFC 3339 UTC timestamp with a `Z`, as Azure writes them (cached: node timestamps repeat)."""
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -154,7 +154,9 @@ class DataPlaneApi:
         size = page_size(request, 1000)
         start = int(request.query.get("$skiptoken", "0") or 0)
         ctx = pool.node_context(self._endpoint(account))
-        nodes = [n for n in pool.present_nodes(now) if passes(node_state(n, ctx, now)[0], clauses)]
+        nodes = pool.present_nodes(now)
+        if clauses is not None:
+            nodes = [n for n in nodes if passes(node_state(n, ctx, now)[0], clauses)]
         page = nodes[start : start + size]
         body: dict[str, Any] = {
             "odata.metadata": f"{ctx.endpoint}/$metadata#nodes",
