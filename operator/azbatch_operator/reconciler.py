@@ -77,6 +77,7 @@ class Runtime:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     monotonic: Callable[[], float] = time.monotonic
     phases: dict[str, str] = field(default_factory=dict)  # uid -> phase, for the azbatch_pools gauge
+    credential_summary: str = ""  # which Azure credentials are tried, for authentication failures
 
     @property
     def tunables(self) -> Tunables:
@@ -142,7 +143,7 @@ async def reconcile(
     try:
         outcome = await _reconcile(runtime, memory, body, ident, previous, events, log)
     except AzureCallError as error:
-        outcome = _azure_failure(memory, error, previous)
+        outcome = _azure_failure(memory, error, previous, runtime.credential_summary)
     new_status = build_status(previous, outcome.report, generation=ident.generation, now=_iso(runtime.now()))
     if status_changed(previous, new_status):
         await runtime.kube.patch_status(ident.namespace, ident.name, new_status)
@@ -404,12 +405,16 @@ def _stalled(
     return _Outcome(Report(progress, observed, recreate, None, None), requeue, "stalled")
 
 
-def _azure_failure(memory: PoolMemory, error: AzureCallError, previous: Mapping[str, Any]) -> _Outcome:
+def _azure_failure(
+    memory: PoolMemory, error: AzureCallError, previous: Mapping[str, Any], credentials: str
+) -> _Outcome:
     verdict = classify(error.status, error.code)
     memory.fresh = True
     text = redact(str(error))
     if verdict.disposition is Disposition.STALL:
         message = f"{text} {verdict.hint}".strip()
+        if verdict.reason == "AuthenticationFailed" and credentials:
+            message += f" Credentials tried: {credentials}."
         return _stalled(verdict.reason, message, previous, requeue=verdict.delay)
     delay = retry_delay(verdict, retry_after=error.retry_after, attempt=memory.retries)
     memory.retries += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from azbatch_operator.cloud.clients import AzureClients, CloudEndpoints
-from azbatch_operator.cloud.credentials import build_credential
+from azbatch_operator.cloud.credentials import build_credential, credential_summary
 from azbatch_operator.cloud.nodes import NodeGateway
 from azbatch_operator.cloud.observer import AccountObserver
 from azbatch_operator.cloud.pools import PoolGateway
@@ -13,7 +13,8 @@ from azbatch_operator.reconciler import Runtime
 
 
 def build_runtime(config: OperatorConfig, *, kube: KubeGateway | None = None) -> tuple[Runtime, AzureClients]:
-    clients = AzureClients(build_credential(), CloudEndpoints.from_env())
+    credential = build_credential()
+    clients = AzureClients(credential, CloudEndpoints.from_env())
     pools = PoolGateway(clients)
     nodes = NodeGateway(clients)
     observer = AccountObserver(pools, nodes, resync=config.resync_interval, health=config.health_interval)
@@ -23,5 +24,6 @@ def build_runtime(config: OperatorConfig, *, kube: KubeGateway | None = None) ->
         nodes=nodes,
         observer=observer,
         kube=kube or KubeGateway(),
+        credential_summary=credential_summary(credential),
     )
     return runtime, clients

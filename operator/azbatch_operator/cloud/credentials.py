@@ -67,7 +67,11 @@ def build_credential(env: Mapping[str, str] | None = None) -> AsyncTokenCredenti
     return chain[0] if len(chain) == 1 else ChainedTokenCredential(*chain)
 
 
-def credential_names(credential: AsyncTokenCredential) -> str:
-    """For messages: which credentials the chain tries, in order."""
+def credential_summary(credential: AsyncTokenCredential, env: Mapping[str, str] | None = None) -> str:
+    """For messages: which credentials are tried, in order, for which client and tenant (no secrets)."""
+    env = os.environ if env is None else env
     members = getattr(credential, "credentials", None) or (credential,)
-    return ", ".join(type(member).__name__ for member in members)
+    names = ", ".join(type(member).__name__ for member in members)
+    client = env.get("AZURE_CLIENT_ID") or "(no AZURE_CLIENT_ID)"
+    tenant = env.get("AZURE_TENANT_ID") or "(no AZURE_TENANT_ID)"
+    return f"{names} for client {client} in tenant {tenant}"

@@ -30,9 +30,12 @@ class AzureCallError(Exception):
 
 def translate(operation: str, error: BaseException) -> AzureCallError:
     """Name the operation and keep what the service said; drop everything else."""
-    if isinstance(error, ClientAuthenticationError) and error.status_code is None:
-        # azure-identity: no token could be had. Its message names each credential it tried.
-        return AzureCallError(operation, None, "AuthenticationFailed", _first_lines(error.message))
+    if isinstance(error, ClientAuthenticationError):
+        # No token could be had (azure-identity's message names each credential it tried), or the
+        # service refused the token it got.
+        return AzureCallError(
+            operation, error.status_code, "AuthenticationFailed", _first_lines(error.message)
+        )
     if isinstance(error, HttpResponseError):
         code = error.error.code if error.error is not None else None
         message = error.error.message if error.error is not None and error.error.message else error.reason
