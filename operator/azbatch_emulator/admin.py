@@ -136,10 +136,17 @@ class AdminClient:
         return result
 
     def script_start_task(
-        self, *, fail_nodes: int = -1, exit_code: int = 1, message: str = "Scripted failure", pool: str = "*"
+        self,
+        *,
+        fail_nodes: int = -1,
+        exit_code: int = 1,
+        code: str = "FailureExitCode",
+        message: str = "The task exited with an exit code representing a failure",
+        pool: str = "*",
     ) -> dict[str, Any]:
+        """Fail the start task on the first `fail_nodes` nodes (-1: all) of matching pools."""
         body = _script_body(
-            "start_task", fail_nodes=fail_nodes, exit_code=exit_code, message=message, pool=pool
+            "start_task", fail_nodes=fail_nodes, exit_code=exit_code, code=code, message=message, pool=pool
         )
         result: dict[str, Any] = self._call("POST", "/scripts", body)
         return result

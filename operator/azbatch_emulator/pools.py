@@ -313,10 +313,10 @@ class Pool:
                 for ext in extensions:
                     if script.extension in (ext.get("name"), ext.get("type")):
                         node.extension_failures[ext["name"]] = Failure(
-                            script.code, script.message, delay=script.provisioning_seconds
+                            script.failure_code, script.message, delay=script.provisioning_seconds
                         )
             elif script.kind == "start_task":
-                node.start_task_failure = Failure(script.code, script.message, script.exit_code)
+                node.start_task_failure = Failure(script.failure_code, script.message, script.exit_code)
         return node
 
     def stop_resize(self, now: float) -> None:

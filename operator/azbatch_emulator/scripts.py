@@ -27,11 +27,18 @@ class Script:
     pool: str = "*"
     extension: str | None = None
     fail_nodes: int = -1
-    code: str = "ProvisioningState/failed/0"
+    code: str | None = None
+    """Defaults: `ProvisioningState/failed/0` for extensions, `FailureExitCode` for start tasks."""
     message: str = "Scripted failure"
     exit_code: int = 1
     allocation_seconds: float | None = None
     provisioning_seconds: float = 0.0
+
+    @property
+    def failure_code(self) -> str:
+        if self.code:
+            return self.code
+        return "FailureExitCode" if self.kind == "start_task" else "ProvisioningState/failed/0"
 
     def matches_pool(self, pool_name: str) -> bool:
         return fnmatch.fnmatchcase(pool_name.lower(), self.pool.lower())

@@ -143,6 +143,8 @@ async def test_scripted_start_task_failure(
     failed = [n for n in nodes if n.state == batch_models.BatchNodeState.START_TASK_FAILED]
     assert len(failed) == 1
     assert failed[0].start_task_info.exit_code == 3
+    assert failed[0].start_task_info.failure_info.code == "FailureExitCode"
+    assert failed[0].start_task_info.failure_info.message == "setup.sh exited with 3"
     counts = [c async for c in batch.list_pool_node_counts(filter="poolId eq 'starter'")]
     assert counts[0].dedicated.start_task_failed == 1
     assert counts[0].dedicated.idle == 1
