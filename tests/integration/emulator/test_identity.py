@@ -60,6 +60,24 @@ async def test_workload_identity_flow(info: dict[str, Any], admin: AdminClient) 
     assert admin.counters()["POST entra.token"] == 1
 
 
+def test_sync_workload_identity_flow(info: dict[str, Any], admin: AdminClient) -> None:
+    credential = SyncWorkloadIdentityCredential(
+        tenant_id=info["tenant_id"],
+        client_id=info["client_id"],
+        token_file_path=info["federated_token_file"],
+        authority=info["authority_host"],
+        connection_verify=info["ca_cert"],
+    )
+    client = SyncBatchManagementClient(
+        credential,
+        info["subscription_id"],
+        base_url=info["management_endpoint"],
+        credential_scopes=[info["management_scope"]],
+        connection_verify=info["ca_cert"],
+    )
+    assert client.batch_account.get(info["resource_group"], info["account_name"]).name == info["account_name"]
+
+
 def test_sync_workload_identity_rejects_a_forged_assertion(info: dict[str, Any], tmp_path: Any) -> None:
     forged = tmp_path / "token"
     forged.write_text(
