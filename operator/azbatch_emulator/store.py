@@ -208,10 +208,15 @@ class Store:
         return pool
 
     def delete_pool(self, account: Account, name: str) -> Pool | None:
-        """Start deleting; returns the pool (deleting) or None when it does not exist."""
+        """Start deleting; returns the pool (deleting) or None when it does not exist.
+
+        Like the service, a second delete of a pool that is being deleted is refused (409
+        PoolBeingDeleted); poll the first one's Location or GET the pool until 404 instead.
+        """
         now = self.clock.now()
         pool = self.find_pool(account, name, now)
-        if pool is not None and not pool.deleting:
+        if pool is not None:
+            ensure_not_deleting(pool)
             pool.start_delete(now)
             self.save_pool(pool)
         return pool

@@ -210,12 +210,14 @@ async def test_begin_delete_polls_until_the_pool_is_gone(
         await mgmt.pool.create(
             rg, account, "doomed", small_pool(nodes=1), match_condition=MatchConditions.IfMissing
         )
+    with pytest.raises(HttpResponseError, match="PoolBeingDeleted"):  # a second delete, as documented
+        await mgmt.pool.begin_delete(rg, account, "doomed")
     admin.resume_clock()  # the poller follows Retry-After in real time while the simulation runs
     await poller.result()
     with pytest.raises(ResourceNotFoundError):
         await mgmt.pool.get(rg, account, "doomed")
     counts = admin.counters()
-    assert counts["DELETE mgmt.pool"] == 1
+    assert counts["DELETE mgmt.pool"] == 2
     assert counts["GET mgmt.poolOperationResults"] >= 1
 
 
