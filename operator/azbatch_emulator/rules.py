@@ -23,21 +23,10 @@ _API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\d+\.\d+)?(?:-preview)?$")
 POOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 
-ZERO_NODE_ONLY = (
-    "vmSize",
-    "deploymentConfiguration",
-    "networkConfiguration",
-    "userAccounts",
-    "mountConfiguration",
-    "taskSlotsPerNode",
-    "taskSchedulingPolicy",
-    "interNodeCommunication",
-    "upgradePolicy",
-    "resourceTags",
-    "applicationLicenses",
-    "displayName",
-)
-"""Properties the 2024-07-01+ API lets a PATCH/PUT change only while the pool is steady at zero nodes."""
+LIVE_PROPERTIES = ("applicationPackages", "certificates", "metadata", "scaleSettings", "startTask")
+"""The only pool properties the 2024-07-01+ API changes on a pool that has nodes; every other
+property (vmSize, deploymentConfiguration, networkConfiguration, ...) needs the pool steady at
+zero dedicated and zero Spot/low-priority nodes ("Update Batch pool properties", Azure docs)."""
 
 PROPERTY_DEFAULTS: dict[str, Any] = {
     "interNodeCommunication": "Disabled",
@@ -376,8 +365,11 @@ def check_zero_node_change(
     """
     if steady_and_empty:
         return
-    for key in ZERO_NODE_ONLY:
-        if (replace or key in new) and effective(new, key) != effective(old, key):
+    keys = sorted(set(old) | set(new)) if replace else sorted(new)
+    for key in keys:
+        if key in LIVE_PROPERTIES or key in READ_ONLY_PROPERTIES:
+            continue
+        if effective(new, key) != effective(old, key):
             raise ServiceError(
                 400,
                 "PropertyCannotBeUpdated",

@@ -13,7 +13,12 @@ from azbatch_emulator.clock import parse_duration
 from azbatch_emulator.errors import ServiceError
 from azbatch_emulator.nodes import node_state
 from azbatch_emulator.pools import Pool
-from azbatch_emulator.rules import ZERO_NODE_ONLY, check_zero_node_change, strip_secrets
+from azbatch_emulator.rules import (
+    LIVE_PROPERTIES,
+    READ_ONLY_PROPERTIES,
+    check_zero_node_change,
+    strip_secrets,
+)
 from azbatch_emulator.timings import Timings
 
 T0 = 1_700_000_000.0
@@ -128,12 +133,54 @@ def test_secrets_never_survive_ingestion(a: str, b: str, c: str, d: str, e: str)
     assert '"name": "u"' in text
 
 
-@given(key=st.sampled_from(ZERO_NODE_ONLY), value=st.text(min_size=1, max_size=10))
-def test_zero_node_only_changes_need_an_empty_steady_pool(key: str, value: str) -> None:
-    old: dict[str, Any] = {"vmSize": "A"}
+property_names = st.sampled_from(
+    [
+        "vmSize",
+        "deploymentConfiguration",
+        "networkConfiguration",
+        "userAccounts",
+        "mountConfiguration",
+        "taskSlotsPerNode",
+        "taskSchedulingPolicy",
+        "interNodeCommunication",
+        "upgradePolicy",
+        "displayName",
+        "targetNodeCommunicationMode",
+        "resourceTags",
+    ]
+) | st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=12)
+
+
+@given(key=property_names, value=st.text(min_size=1, max_size=10), replace=st.booleans())
+def test_only_live_properties_change_on_a_pool_with_nodes(key: str, value: str, replace: bool) -> None:
+    old: dict[str, Any] = {"vmSize": "A", "metadata": []}
     new = {**old, key: {"changed": value}}
-    check_zero_node_change(old, new, steady_and_empty=True, replace=False)
+    check_zero_node_change(old, new, steady_and_empty=True, replace=replace)  # steady at zero: anything goes
+    if key in LIVE_PROPERTIES or key in READ_ONLY_PROPERTIES:
+        check_zero_node_change(old, new, steady_and_empty=False, replace=replace)
+        return
     with pytest.raises(ServiceError) as caught:
-        check_zero_node_change(old, new, steady_and_empty=False, replace=False)
+        check_zero_node_change(old, new, steady_and_empty=False, replace=replace)
     assert caught.value.code == "PropertyCannotBeUpdated"
     assert ("PropertyName", key) in caught.value.details
+
+
+@given(key=st.sampled_from(LIVE_PROPERTIES), value=st.text(max_size=10))
+def test_live_properties_change_on_a_pool_with_nodes(key: str, value: str) -> None:
+    check_zero_node_change({"vmSize": "A"}, {"vmSize": "A", key: value}, steady_and_empty=False, replace=True)
+
+
+def test_a_full_replace_that_drops_a_zero_node_property_is_a_change() -> None:
+    with pytest.raises(ServiceError, match="networkConfiguration"):
+        check_zero_node_change(
+            {"vmSize": "A", "networkConfiguration": {"subnetId": "x"}},
+            {"vmSize": "A"},
+            steady_and_empty=False,
+            replace=True,
+        )
+    check_zero_node_change(
+        {"vmSize": "A", "networkConfiguration": {"subnetId": "x"}},
+        {"vmSize": "A"},
+        steady_and_empty=False,
+        replace=False,
+    )
