@@ -117,6 +117,9 @@ def test_request_log_never_carries_secrets(tmp_path: Path) -> None:
             "properties": {**BODY["properties"], "userAccounts": [{"name": "u", "password": "pw-SECRET"}]},
         }
         client.pool.create(info["resource_group"], info["account_name"], "logged", body)
+        client.pool.begin_delete(info["resource_group"], info["account_name"], "logged").result()  # sync LRO
+        with pytest.raises(ResourceNotFoundError):
+            client.pool.get(info["resource_group"], info["account_name"], "logged")
     log = (tmp_path / "emulator.log").read_text()
     assert "PUT /subscriptions/" in log
     for secret in (info["client_secret"], "pw-SECRET", "Bearer", "eyJ"):
