@@ -174,7 +174,7 @@ class Store:
         old_targets = existing.desired_targets(now)
         existing.body = stored
         existing.touch(now)
-        if existing.desired_targets(now) != old_targets:
+        if needs_resize(existing, old_targets, now):
             self._resize(account, existing, now)
         self.save_pool(existing)
         return existing, False
@@ -202,7 +202,7 @@ class Store:
             if key in body:
                 pool.body[key] = body[key]
         pool.touch(now)
-        if "scaleSettings" in props and pool.desired_targets(now) != old_targets:
+        if "scaleSettings" in props and needs_resize(pool, old_targets, now):
             self._resize(account, pool, now)
         self.save_pool(pool)
         return pool
@@ -360,6 +360,15 @@ def _timeout_seconds(text: str, timings: Timings) -> float:
         return parse_duration(text)
     except ValueError:
         return timings.default_resize_timeout
+
+
+def needs_resize(pool: Pool, old_targets: tuple[int, int, str, str], now: float) -> bool:
+    """Scale settings were written: resize if the targets changed, or if a steady pool stands short
+    of (or above) them, e.g. after AllocationTimedout or AccountCoreQuotaReached (a retry)."""
+    targets = pool.desired_targets(now)
+    if targets != old_targets:
+        return True
+    return pool.allocation_state(now) == "Steady" and pool.counts(now) != targets[:2]
 
 
 def ensure_not_deleting(pool: Pool) -> None:

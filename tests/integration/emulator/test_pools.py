@@ -270,6 +270,16 @@ async def test_allocation_timeout_and_core_quota(info: dict[str, Any], admin: Ad
     assert [e.code for e in pool.properties.resize_operation_status.errors] == ["AllocationTimedout"]
     assert pool.properties.current_dedicated_nodes < 10
 
+    # Writing the same scale settings again retries the allocation, as a resize does on the service.
+    admin.clear_scripts()
+    same = {"properties": {"scaleSettings": slow["properties"]["scaleSettings"]}}
+    retried = await mgmt.pool.update(rg, account, "slow", same)
+    assert retried.properties.allocation_state == "Resizing"
+    wait_until_steady(admin)
+    pool = await mgmt.pool.get(rg, account, "slow")
+    assert pool.properties.current_dedicated_nodes == 10
+    assert not pool.properties.resize_operation_status.errors
+
     admin.update_account(
         info["account_name"], dedicated_core_quota=pool.properties.current_dedicated_nodes * 2 + 4
     )
