@@ -4,6 +4,7 @@
 resyncInterval: 60        # seconds between drift checks (one pool list per account per interval)
 healthInterval: 120       # seconds between extension-health observations of a pool
 healthNodeBudget: 10      # node extension views read per pool per observation (bounded cost)
+resizeRetryBackoff: 60    # seconds before resizing again after allocation stopped short (doubles)
 accountAllowlist:         # namespace -> Batch account ARM ids it may target ("*": every namespace)
   team-a: ["/subscriptions/.../resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/acct"]
 leaderElection: {enabled: false, leaseName: azbatch-operator, leaseNamespace: azbatch-system}
@@ -43,6 +44,7 @@ class OperatorConfig:
     health_interval: float = 120.0
     health_node_budget: int = 10
     active_requeue: float = 5.0
+    resize_retry_backoff: float | None = None
     account_allowlist: Mapping[str, tuple[str, ...]] | None = None
     leader_election: LeaderElection = field(default_factory=LeaderElection)
     digest_key: bytes = b""
@@ -54,6 +56,7 @@ class OperatorConfig:
             "healthInterval",
             "healthNodeBudget",
             "activeRequeue",
+            "resizeRetryBackoff",
             "accountAllowlist",
             "leaderElection",
         }
@@ -70,6 +73,9 @@ class OperatorConfig:
                 health_interval=float(data.get("healthInterval", 120)),
                 health_node_budget=int(data.get("healthNodeBudget", 10)),
                 active_requeue=float(data.get("activeRequeue", 5)),
+                resize_retry_backoff=(
+                    float(data["resizeRetryBackoff"]) if data.get("resizeRetryBackoff") is not None else None
+                ),
                 account_allowlist=(
                     {str(ns): tuple(str(a) for a in ids) for ns, ids in allowlist.items()}
                     if allowlist is not None

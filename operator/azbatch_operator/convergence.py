@@ -107,6 +107,7 @@ class Tunables:
 
     active_requeue: float = 5.0  # while Azure is working on something we asked for
     steady_requeue: float = 300.0  # when everything is in place (drift is seen by the account list)
+    resize_backoff: float | None = None  # first wait before resizing again; None: the error table's
 
 
 def next_step(
@@ -354,7 +355,7 @@ def _retry_resize(
         return Step(
             StepKind.WAIT, Progress(Phase.STALLED, verdict.reason, text), None, requeue_after=verdict.delay
         )
-    backoff = verdict.delay * (2**attempts)
+    backoff = (tunables.resize_backoff or verdict.delay) * (2**attempts)
     waited = float("inf") if since_last_resize is None else since_last_resize
     if waited < backoff:
         return Step(

@@ -58,8 +58,9 @@ class PoolMemory:
     records: dict[str, health.NodeRecord] = field(default_factory=dict)
     health_due: float = 0.0
     verdict: ExtensionsVerdict | None = None
-    resize_attempts: int = 0
+    resize_attempts: int = 0  # resizes after allocation stopped short, for this generation
     last_resize_at: float | None = None
+    resize_generation: int | None = None
     retries: int = 0
     first_seen: dict[int, float] = field(default_factory=dict)
     ready_generation: int | None = None
@@ -81,7 +82,11 @@ class Runtime:
 
     @property
     def tunables(self) -> Tunables:
-        return Tunables(active_requeue=self.config.active_requeue, steady_requeue=self.config.resync_interval)
+        return Tunables(
+            active_requeue=self.config.active_requeue,
+            steady_requeue=self.config.resync_interval,
+            resize_backoff=self.config.resize_retry_backoff,
+        )
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,8 @@ async def _reconcile(
     if spec.policy.reconcile == "Observe":
         return _observe_only(plan, observed, recreate, runtime)
 
+    if memory.resize_generation != ident.generation:  # a new spec is a new chance to allocate
+        memory.resize_generation, memory.resize_attempts, memory.last_resize_at = ident.generation, 0, None
     drain_timeout = parse_duration(spec.policy.drain.timeout) if spec.policy.drain.timeout else None
     step = next_step(
         plan,

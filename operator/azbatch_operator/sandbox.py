@@ -39,9 +39,11 @@ class SandboxSettings:
     resync_interval: float = 10.0
     health_interval: float = 5.0
     active_requeue: float = 1.0
+    resize_retry_backoff: float = 1.0
     operator_in_process: bool = True  # False: a real `azbatch-operator run` subprocess (can be killed)
     emulator_in_process: bool = True  # False: `azbatch-emulator serve` subprocess (can be restarted)
     account_allowlist: Mapping[str, list[str]] | None = None
+    leader_election: bool = False  # replicas take turns on the Lease default/azbatch-operator
     workdir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -128,9 +130,12 @@ class Sandbox:
             "resyncInterval": self.settings.resync_interval,
             "healthInterval": self.settings.health_interval,
             "activeRequeue": self.settings.active_requeue,
+            "resizeRetryBackoff": self.settings.resize_retry_backoff,
         }
         if self.settings.account_allowlist is not None:
             config["accountAllowlist"] = dict(self.settings.account_allowlist)
+        if self.settings.leader_election:
+            config["leaderElection"] = {"enabled": True, "leaseNamespace": "default"}
         config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
         info = self.info
         return {
@@ -206,8 +211,16 @@ class Sandbox:
             raise RuntimeError(f"the operator failed to start: {failure[0]!r}") from failure[0]
 
     def _start_operator_process(self) -> None:
-        log = (self.workdir / "operator.log").open("ab")
-        self._operator_process = subprocess.Popen(
+        self._operator_process = self.spawn_operator_replica()
+
+    def spawn_operator_replica(self, identity: str | None = None) -> subprocess.Popen[bytes]:
+        """Another `azbatch-operator run` process (with leader election: a standby); the caller stops it.
+
+        Its log is `<workdir>/operator.log`, or `operator-<identity>.log` with an identity (its POD_NAME).
+        """
+        log = (self.workdir / (f"operator-{identity}.log" if identity else "operator.log")).open("ab")
+        replica_env = {"POD_NAME": identity} if identity else {}
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -221,7 +234,7 @@ class Sandbox:
                 "--log-format",
                 "json",
             ],
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **replica_env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
