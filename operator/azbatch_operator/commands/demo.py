@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -159,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         workdir=args.workdir,
     )
     started = time.monotonic()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or `kill`: stop everything cleanly
+        signal.signal(signum, _interrupt)
     try:
         with Sandbox(settings) as sandbox:
             say = print if args.no_ui else _quiet
@@ -195,6 +198,10 @@ def _play(story: Story, *, live: bool) -> dict[str, Any]:
             painter.join()
             screen.update(render(story.sandbox, story.chapters))
     return view
+
+
+def _interrupt(signum: int, _: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _quiet(_: str) -> None:
