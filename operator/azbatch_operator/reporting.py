@@ -64,7 +64,7 @@ def pool_status(observed: ObservedPool) -> dict[str, Any]:
         "id": observed.id,
         "provisioningState": observed.provisioning_state,
         "allocationState": observed.allocation_state,
-        "vmSize": observed.comparable.get("vmSize"),
+        "vmSize": observed.vm_size,
         "currentDedicatedNodes": observed.current_dedicated_nodes,
         "targetDedicatedNodes": observed.target_dedicated_nodes,
         "currentLowPriorityNodes": observed.current_low_priority_nodes,

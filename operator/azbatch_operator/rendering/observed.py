@@ -37,6 +37,7 @@ class ObservedPool:
     creation_time: str | None = None
     last_modified: str | None = None
     auto_scale: bool = False
+    vm_size: str | None = None  # as Azure spells it, for people (comparable holds the normal form)
     metadata: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
@@ -92,6 +93,7 @@ def observe_pool(arm_pool: Mapping[str, Any]) -> ObservedPool:
         name=arm_pool.get("name"),
         etag=arm_pool.get("etag"),
         provisioning_state=properties.get("provisioningState"),
+        vm_size=properties.get("vmSize"),
         allocation_state=properties.get("allocationState"),
         current_dedicated_nodes=_int(properties.get("currentDedicatedNodes")),
         current_low_priority_nodes=_int(properties.get("currentLowPriorityNodes")),
