@@ -75,7 +75,9 @@ def _events(body: kopf.Body) -> EventSink:
     return post
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+# backoff: a pass that failed on Kubernetes itself (a status write cut off mid-way) runs again in
+# seconds, not kopf's default minute; the pass is level-based, so running it again is always safe.
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0, backoff=5.0)
 async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """The reconcile loop of one BatchPool, for as long as it exists."""
     runtime: Runtime = memo["runtime"]
