@@ -94,6 +94,7 @@ class Sandbox:
                 time_scale=self.settings.time_scale, state_dir=self.workdir / "azure"
             )
         else:
+            (self.workdir / "azure").mkdir(exist_ok=True)  # the process logs there before it starts
             self.emulator = EmulatorProcess(
                 time_scale=self.settings.time_scale, state_dir=self.workdir / "azure"
             )
