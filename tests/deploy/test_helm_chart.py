@@ -10,7 +10,7 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from conftest import (
+from deploy_helpers import (
     CHART,
     GENERATED_CRD,
     NAMESPACE,

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from conftest import BIN, ROOT
+from deploy_helpers import BIN, ROOT
 from packaging.requirements import Requirement
 
 DOCKERFILE = ROOT / "Dockerfile"

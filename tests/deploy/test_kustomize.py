@@ -5,7 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from conftest import GENERATED_CRD, KUSTOMIZE_BASE, NAMESPACE, Manifest, one, validate_against_kubernetes
+from deploy_helpers import (
+    GENERATED_CRD,
+    KUSTOMIZE_BASE,
+    NAMESPACE,
+    Manifest,
+    one,
+    validate_against_kubernetes,
+)
 
 HELM_ONLY_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
 
