@@ -358,3 +358,8 @@ def test_notes_say_how_to_check_it_works() -> None:
     assert "kubectl get crd batchpools.azbatch.dev" in notes
     assert "WARNING" not in notes
     assert "azure.clientId is empty" in render_chart()["azbatch-operator/templates/NOTES.txt"]
+
+
+def test_an_upgrade_stops_the_old_leader_before_the_new_pod_starts(default_manifests: list[Manifest]) -> None:
+    # With RollingUpdate the new pod waits for the Lease the old one holds and never becomes ready.
+    assert one(default_manifests, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
