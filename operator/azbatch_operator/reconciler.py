@@ -54,7 +54,9 @@ class PoolMemory:
 
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     status: dict[str, Any] | None = None  # what we last wrote: fresher than the watched body
-    fresh: bool = True  # read the pool by its own GET next time
+    # Read the pool by its own GET next time. Not on the first pass: the account's shared list (at most
+    # one resync old) serves it, so a restart over N pools costs one list, not a burst of N GETs.
+    fresh: bool = False
     records: dict[str, health.NodeRecord] = field(default_factory=dict)
     health_due: float = 0.0
     verdict: ExtensionsVerdict | None = None
@@ -111,11 +113,13 @@ def identity_of(body: Mapping[str, Any]) -> Identity:
 def resource_document(body: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of the watched object the models describe (server-managed metadata left out)."""
     meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
     return {
         "apiVersion": body.get("apiVersion"),
         "kind": body.get("kind"),
         "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
-        "spec": dict(body.get("spec") or {}),
+        # Not a mapping: handed over as it is, so validation names it instead of this pass crashing.
+        "spec": dict(spec) if isinstance(spec, Mapping) else spec,
     }
 
 
