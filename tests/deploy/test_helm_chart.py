@@ -234,6 +234,9 @@ def test_the_digest_key_is_generated_kept_and_mounted_where_the_operator_reads_i
     pod = one(default_manifests, "Deployment")["spec"]["template"]["spec"]
     volume = next(v for v in pod["volumes"] if v["name"] == "digest-key")
     assert volume["secret"]["secretName"] == secret["metadata"]["name"]
+    # The kubelet writes Secret files as root with group fsGroup: the non-root operator reads them by group.
+    assert volume["secret"]["defaultMode"] & 0o040 and not volume["secret"]["defaultMode"] & 0o007
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
     mount = next(m for m in container(default_manifests)["volumeMounts"] if m["name"] == "digest-key")
     assert env_of(default_manifests)[DIGEST_KEY_ENV] == f"{mount['mountPath']}/key"
 
