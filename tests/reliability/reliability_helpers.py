@@ -110,7 +110,9 @@ def create_secret(sandbox: Sandbox, namespace: str, name: str, values: Mapping[s
 
 
 @contextlib.contextmanager
-def management_client(sandbox: Sandbox) -> Iterator[BatchManagementClient]:
+def management_client(
+    sandbox: Sandbox, subscription_id: str | None = None
+) -> Iterator[BatchManagementClient]:
     """The unmodified SDK with real tokens, as the Azure portal or az CLI would read the account."""
     info = sandbox.info
     credential = ClientSecretCredential(
@@ -123,7 +125,7 @@ def management_client(sandbox: Sandbox) -> Iterator[BatchManagementClient]:
     )
     client = BatchManagementClient(
         credential,
-        info["subscription_id"],
+        subscription_id or info["subscription_id"],
         base_url=info["management_endpoint"],
         connection_verify=info["ca_bundle"],
     )
