@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from azure.batch.aio import BatchClient
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.pipeline.transport import AioHttpTransport
 from azure.mgmt.batch.aio import BatchManagementClient
 
 from azbatch_operator.cloud.errors import translate
@@ -80,13 +83,26 @@ class AzureClients:
     _data: dict[AccountRef, BatchClient] = field(default_factory=dict)
     _account_endpoints: dict[AccountRef, str] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _session: aiohttp.ClientSession | None = None
 
     def _options(self, plane: str) -> dict[str, Any]:
         return {
             "per_retry_policies": [CallCounter(plane)],
             "retry_total": self.retry_total,
-            **transport_options(),
+            **self._transport(),
         }
+
+    def _transport(self) -> dict[str, Any]:
+        """With a private CA, one TLS context and one connection pool for every client (called from
+        coroutines only). Given the bundle's path instead, azure-core builds a TLS context per request
+        (loading the whole bundle) and aiohttp reuses no connection (see docs/benchmarks.md)."""
+        bundle = transport_options().get("connection_verify")
+        if not bundle:
+            return {}
+        if self._session is None:
+            tls = ssl.create_default_context(cafile=bundle)
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
+        return {"transport": AioHttpTransport(session=self._session, session_owner=False)}
 
     def management(self, subscription_id: str) -> BatchManagementClient:
         client = self._management.get(subscription_id)
@@ -143,6 +159,9 @@ class AzureClients:
             await data.close()
         self._management.clear()
         self._data.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         close = getattr(self.credential, "close", None)
         if close is not None:
             await close()
