@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from reliability_helpers import STEPPED, calls_that_reached_azure, pool_manifest, wait_converged
 
+from azbatch_kubemock import KubeApiError
 from azbatch_operator.sandbox import Sandbox, SandboxSettings, wait_until
 
 LEASE = {
@@ -45,6 +46,22 @@ def _holder(sandbox: Sandbox) -> str | None:
     lease = sandbox.kube.get(LEASE) or {}
     holder: str | None = (lease.get("spec") or {}).get("holderIdentity")
     return holder
+
+
+def _take_lease(sandbox: Sandbox, holder: str) -> None:
+    """Write the Lease as another holder would, retrying when a renewal raced us (409 Conflict)."""
+    for _ in range(10):
+        lease = sandbox.kube.get(LEASE)
+        assert lease is not None
+        lease["spec"]["holderIdentity"] = holder
+        lease["spec"]["renewTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+        try:
+            sandbox.kube.request("PUT", sandbox.kube.path_of(LEASE), lease)
+            return
+        except KubeApiError as conflict:
+            if conflict.code != 409:
+                raise
+    raise AssertionError("could not write the Lease")
 
 
 def _log_lines(path: Path) -> list[dict[str, Any]]:
@@ -100,12 +117,7 @@ def test_a_leader_that_loses_its_lease_stops_acting(
     sandbox, standby = replicas
     if _holder(sandbox) != "standby":
         pytest.skip("runs after the takeover test, with the standby leading")
-    lease = sandbox.kube.get(LEASE)
-    assert lease is not None
-    intruder = copy.deepcopy(lease)
-    intruder["spec"]["holderIdentity"] = "another-replica"
-    intruder["spec"]["renewTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
-    sandbox.kube.request("PUT", sandbox.kube.path_of(LEASE), intruder)
+    _take_lease(sandbox, "another-replica")
     wait_until(lambda: standby.poll() is not None, timeout=15, what="the replica that lost the Lease to stop")
     assert standby.returncode != 0
     text = (sandbox.workdir / "operator-standby.log").read_text(encoding="utf-8", errors="replace")
