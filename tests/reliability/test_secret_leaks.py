@@ -48,9 +48,12 @@ def _forms(value: str) -> set[str]:
     return {form for form in found if len(form) >= 8}
 
 
-@pytest.fixture(scope="module")
-def captured() -> Iterator[tuple[Sandbox, Path]]:
-    with Sandbox(SandboxSettings(**FAST)) as running:
+@pytest.fixture(scope="module", params=["operator-in-process", "operator-process"])
+def captured(request: pytest.FixtureRequest) -> Iterator[tuple[Sandbox, Path]]:
+    """In process: the operator's logs at DEBUG and its metrics registry are read directly. As its own
+    process: `azbatch-operator run --log-format json` as deployed, its output in <workdir>/operator.log."""
+    in_process = request.param == "operator-in-process"
+    with Sandbox(SandboxSettings(**FAST, operator_in_process=in_process)) as running:
         log_file = running.workdir / "everything.log"
         handler = logging.FileHandler(log_file, encoding="utf-8")
         handler.setLevel(logging.DEBUG)
@@ -141,8 +144,10 @@ def _everything_readable(sandbox: Sandbox, log_file: Path) -> dict[str, str]:
         and path.suffix in (".json", ".log", "")
         and path.name not in ("ready.json", "identity.json")
     )
+    operator_log = sandbox.workdir / "operator.log"
     return {
         "logs": log_file.read_text(encoding="utf-8", errors="replace"),
+        "operator.log": operator_log.read_text(errors="replace") if operator_log.exists() else "",
         "events": json.dumps(kube.list_objects("v1", "Event")),
         "status": json.dumps([p.get("status") for p in pools]),
         "annotations": json.dumps([p["metadata"].get("annotations") for p in pools]),
@@ -157,6 +162,8 @@ def test_no_secret_value_is_readable_anywhere(captured: tuple[Sandbox, Path]) ->
     readable = _everything_readable(sandbox, log_file)
     assert "InvalidSecret" in readable["events"] and "ExtensionFailed" in readable["events"], "scenarios ran"
     assert "pool-secrets" in readable["logs"], "the logs were captured, with the objects in them"
+    if not sandbox.settings.operator_in_process:
+        assert '"event": "azure write"' in readable["operator.log"], "the operator process's log was read"
     watched = {name: _forms(value) for name, value in SECRETS.items()}
     watched["azure-client-secret"] = _forms(sandbox.info["client_secret"])
     leaks = [
