@@ -28,16 +28,15 @@ Render = Callable[..., list[Manifest]]
 ACCOUNT = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/acct"
 POOL_RULES = {
     ("azbatch.dev", "batchpools"): {"get", "list", "watch", "patch"},
-    ("azbatch.dev", "batchpools/status"): {"get", "patch", "update"},
-    ("", "events"): {"create", "patch"},
-    ("events.k8s.io", "events"): {"create", "patch"},
+    ("azbatch.dev", "batchpools/status"): {"get", "patch"},
+    ("", "events"): {"create"},
     ("", "secrets"): {"get"},
 }
 CLUSTER_READS = {
     ("", "namespaces"): {"get", "list", "watch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
 }
-LEASES = {("coordination.k8s.io", "leases"): {"get", "list", "watch", "create", "update", "patch"}}
+LEASES = {("coordination.k8s.io", "leases"): {"get", "list", "watch", "create", "update"}}
 
 
 def grants(role: Manifest) -> dict[tuple[str, str], set[str]]:
