@@ -100,9 +100,14 @@ def _problem(path: str, rule: Mapping[str, Any], value: Any, detail: str) -> Pro
 def problems(
     schema: Mapping[str, Any], new: Mapping[str, Any], old: Mapping[str, Any] | None
 ) -> list[Problem]:
-    """Every rule the object breaks, as ``(field path, message)``; empty when all rules hold."""
+    """Every rule the object breaks, as ``(field path, message)``; empty when all rules hold.
+
+    On an update a rule whose value is unchanged is not evaluated again, as the API server's CRD
+    validation ratcheting does (GA in 1.33): a status write does not re-judge an unchanged spec."""
     found: list[Problem] = []
     for path, rule, value, previous in _sites(schema, dict(new), dict(old) if old else None, ""):
+        if previous is not None and previous == value:
+            continue
         activation = {"self": json_to_cel(value)}
         if previous is not None:
             activation["oldSelf"] = json_to_cel(previous)

@@ -65,7 +65,9 @@ class KubeStandIn(kmock.KubernetesEmulator):
     # object versions kept in ``objects[...].history``, and requests kept in ``requests``.
     history_limit: int = 5000
     versions_kept: int = 20
-    requests_kept: int = 20000
+    # Reactions on plain filters are judged on the request itself (`_sees`); one added on a slice
+    # or union is judged by replaying the kept requests, at a cost in proportion to this number.
+    requests_kept: int = 1000
 
     _specs: dict[GVR, ResourceSpec] = attrs.field(factory=dict, init=False)
     _log: EventLog = attrs.field(init=False)
@@ -75,6 +77,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
     _results: dict[rendering.Request, dict[str, Any]] = attrs.field(factory=dict, init=False)
     _warnings: dict[rendering.Request, list[str]] = attrs.field(factory=dict, init=False)
     _server: kmock.Server | None = attrs.field(default=None, init=False)
+    _in_flight: set[int] = attrs.field(factory=set, init=False)  # id() of requests being answered
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -186,13 +189,15 @@ class KubeStandIn(kmock.KubernetesEmulator):
         try:
             request = await parse_request(raw_request, request_id=len(self._requests))
             self._requests.append(request)
-            if len(self._requests) > self.requests_kept:
-                del self._requests[: len(self._requests) - self.requests_kept // 2]
+            self._in_flight.add(id(request))
             try:
                 return await self._handle(request)
             except rendering.StreamingError as exc:
                 raw_response = exc.args[0]
                 raise exc.__cause__ or exc from None
+            finally:
+                self._in_flight.discard(id(request))
+                self._forget_old_requests()
         except Exception as exc:
             if not isinstance(exc, kmock.KubernetesError) and self._errors:
                 self._errors[-1].append(exc)  # a defect of the stand-in: visible in kube.errors
@@ -201,6 +206,19 @@ class KubeStandIn(kmock.KubernetesEmulator):
             await self._stream_error(exc, raw_response)
             await raw_response.write_eof()
             return raw_response
+
+    def _forget_old_requests(self) -> None:
+        """Down to half of `requests_kept`, oldest first, never a request still being answered: kmock
+        finds a request's reaction among the kept ones, so dropping it mid-flight loses its answer."""
+        excess = len(self._requests) - self.requests_kept
+        if excess <= 0:
+            return
+        dropping = excess + self.requests_kept // 2
+        self._requests[:] = [
+            request
+            for index, request in enumerate(self._requests)
+            if index >= dropping or id(request) in self._in_flight
+        ]
 
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
         if isinstance(exc, kmock.KubernetesError):
@@ -229,13 +247,41 @@ class KubeStandIn(kmock.KubernetesEmulator):
                 await self._wake_watchers()
         try:
             # Past kmock's own stateful write logic (replaced by _write) to the reactions/fallbacks.
-            response: aiohttp.web.StreamResponse = await super(kmock.KubernetesEmulator, self)._handle(
-                request
-            )
-            return response
+            return await self._react(request)
         finally:
             self._results.pop(request, None)
             self._warnings.pop(request, None)
+
+    async def _react(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        """The first reaction, highest priority first, whose view sees the request — as kmock's
+        RawHandler answers, but judging plain filters on this one request: kmock replays every kept
+        request through a view to learn whether it contains this one, which made each answer cost
+        time in proportion to the requests kept (a thousand BatchPools starting took minutes)."""
+        for reaction in sorted(self._payloads, key=_priority_order):
+            if reaction._disabled.is_set() or not self._sees(reaction._source, request):
+                continue
+            try:
+                response: aiohttp.web.StreamResponse = await reaction(request)
+            except rendering.ReactionMismatchError:  # depleted or mismatched: never again, as in kmock
+                reaction._disabled.set()
+            except NotImplementedError:  # matched, nothing to answer with: the next one may
+                pass
+            else:
+                return response
+        raise NotImplementedError(f"the stand-in has no reaction for {request.method} {request.url}")
+
+    def _sees(self, view: kmock.View, request: rendering.Request) -> bool:
+        """Filters and priorities down to this root judged on the request alone; anything else
+        (slices, unions, streams) by kmock's own replay of the kept requests."""
+        node: object = view
+        while node is not self:
+            if type(node) is kmock.Filter:
+                if not node.criteria(request):
+                    return False
+            elif type(node) is not kmock.Priority:
+                return request in view
+            node = getattr(node, "_source", self)
+        return True
 
     def _check_token(self, request: rendering.Request) -> None:
         if self.token is None:
@@ -723,3 +769,9 @@ def _initial_events_end_bookmark(spec: ResourceSpec, resource_version: int) -> d
             },
         },
     }
+
+
+def _priority_order(reaction: kmock.Reaction) -> tuple[float, ...]:
+    """Highest first; shorter priority chains padded with zeros, as kmock compares them
+    (so `fallback ** N` ranks N within the lowest tier)."""
+    return tuple(-p for p in reaction.priorities) + (0.0,) * (8 - len(reaction.priorities))
