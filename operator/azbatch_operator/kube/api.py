@@ -66,12 +66,15 @@ class KubeGateway:
         self._core = k8s.CoreV1Api(self._api)
         self._custom = k8s.CustomObjectsApi(self._api)
         self._cluster_id: str | None = None
+        self._cluster_id_lock = asyncio.Lock()
 
     async def cluster_id(self) -> str:
-        """The uid of `kube-system`: stable for the cluster's life, unique across clusters."""
-        if self._cluster_id is None:
-            namespace = await asyncio.to_thread(self._core.read_namespace, "kube-system")
-            self._cluster_id = str(namespace.metadata.uid if namespace.metadata else "")
+        """The uid of `kube-system`: stable for the cluster's life, unique across clusters. Read
+        once: a thousand pools starting together wait for one read, not a thousand."""
+        async with self._cluster_id_lock:
+            if self._cluster_id is None:
+                namespace = await asyncio.to_thread(self._core.read_namespace, "kube-system")
+                self._cluster_id = str(namespace.metadata.uid if namespace.metadata else "")
         return self._cluster_id
 
     async def read_secret_values(
