@@ -43,6 +43,8 @@ from azbatch_operator.metrics import (
 from azbatch_operator.models import BatchPool, parse_duration
 from azbatch_operator.reporting import Report, build_status, phase_of, status_changed
 
+LIST_SETTLE = 0.05  # seconds after the shared list expires before a steady pool looks again
+
 
 class EventSink(Protocol):
     def __call__(self, type_: str, reason: str, message: str) -> None: ...
@@ -247,7 +249,10 @@ async def _reconcile(
     extensions, verdict = await _observe_health(runtime, memory, account, pool_name, spec, observed, events)
     report = Report(step.progress, observed, step.recreate, extensions, verdict)
     result = "stalled" if step.progress.phase is Phase.STALLED else "success"
-    return _Outcome(report, step.requeue_after, result)
+    requeue = step.requeue_after
+    if step.progress.phase is Phase.READY:  # next look: right after the account's next list
+        requeue = min(requeue, runtime.observer.next_list_in(account) + LIST_SETTLE)
+    return _Outcome(report, requeue, result)
 
 
 def _ownership_refusal(

@@ -60,6 +60,11 @@ class SharedListing(Generic[T]):
         else:
             snapshot.items[name] = item
 
+    def expires_in(self, account: AccountRef) -> float:
+        """Seconds until the account's listing is due for a refresh (0: due now, or never taken)."""
+        snapshot = self._snapshots.get(account)
+        return 0.0 if snapshot is None else max(0.0, snapshot.taken + self.max_age - self.clock())
+
 
 class AccountObserver:
     def __init__(self, pools: PoolGateway, nodes: NodeGateway, *, resync: float, health: float) -> None:
@@ -78,6 +83,11 @@ class AccountObserver:
     def remember(self, account: AccountRef, name: str, pool: ArmPool | None) -> None:
         """What a write returned is the freshest view there is."""
         self._listing.put(account, name, pool)
+
+    def next_list_in(self, account: AccountRef) -> float:
+        """Steady pools wake just after this, so each reads the next list as soon as it is taken:
+        drift is seen within one interval (a fixed period would read a list up to one interval old)."""
+        return self._listing.expires_in(account)
 
     async def node_counts(self, account: AccountRef, name: str) -> NodeCounts | None:
         return (await self._counts.items(account)).get(name)
