@@ -1,0 +1,379 @@
+"""The measurements, each against a fresh Sandbox (emulator and operator as their own processes).
+
+`fleet_run(size, profile)` measures, for one fleet size, in this order:
+1. the provisioning floor: the same pool bodies PUT directly with the SDK, until all Steady;
+2. cold start: the same pools as BatchPools, from nothing to all Ready (operator);
+3. steady drift-detection reads of the operator over `windows` resync intervals;
+4. the Crossplane-style baseline over as many intervals (operator stopped, same emulator);
+5. restart: Azure writes, ARM reads and status writes when the operator restarts over the fleet;
+6. drift: a pool scaled behind the operator's back, time until it writes it back;
+7. reaction: spec change to the first Azure write, one pool at a time, the fleet managed;
+8. the operator's RSS (sampled throughout; the peak is reported).
+
+`health_run(nodes, profile)` measures data-plane calls per extension-health observation of one
+pool of `nodes` nodes, and how long a failing extension on a new node takes to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, wait_until
+from bench.scale import direct, fleet
+
+PRODUCTION_INTERVAL = 60.0  # the operator's default resyncInterval and the baseline's poll period
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How hard to push; `quick()` is the CI smoke size."""
+
+    time_scale: float = 60.0
+    resync_interval: float = 10.0  # real seconds; stands for the production 60 s interval
+    active_requeue: float = 0.5
+    windows: int = 3  # resync intervals per read-counting window
+    pool_nodes: int = 1
+    reaction_samples: int = 50
+    drift_samples: int = 3
+    health_interval: float = 2.0
+    health_time_scale: float = 120.0
+    health_windows: int = 4
+    timeout: float = 900.0
+    poll: float = 1.0  # seconds between counts of Ready BatchPools (a list of the whole fleet)
+    workdir: Path | None = None
+
+    @classmethod
+    def quick(cls) -> Profile:
+        return cls(
+            resync_interval=2.0,
+            active_requeue=0.3,
+            windows=2,
+            reaction_samples=5,
+            drift_samples=1,
+            health_interval=1.0,
+            health_windows=2,
+            timeout=120.0,
+            poll=0.25,
+        )
+
+
+@contextlib.contextmanager
+def _sandbox(profile: Profile, **overrides: Any) -> Iterator[Sandbox]:
+    """A Sandbox in its own work dir. `EmulatorProcess` does not create a missing state dir, so the
+    benchmark creates `<workdir>/azure` first (the Sandbox's emulator-as-subprocess path needs it)."""
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the stand-in's per-request log
+    with tempfile.TemporaryDirectory(prefix="azbatch-bench-", dir=profile.workdir) as workdir:
+        (Path(workdir) / "azure").mkdir()
+        with Sandbox(_settings(profile, workdir=Path(workdir), **overrides)) as sandbox:
+            sandbox.kube.timeout = 120.0  # a thousand creates queue up in the stand-in
+            yield sandbox
+
+
+def _settings(profile: Profile, **overrides: Any) -> SandboxSettings:
+    values: dict[str, Any] = {
+        "time_scale": profile.time_scale,
+        "resync_interval": profile.resync_interval,
+        "health_interval": profile.resync_interval,
+        "active_requeue": profile.active_requeue,
+        "operator_in_process": False,
+        "emulator_in_process": False,
+    }
+    values.update(overrides)
+    return SandboxSettings(**values)
+
+
+def arm_reads(counters: Mapping[str, int]) -> int:
+    """Calls that spend the ARM read budget: every GET on a management route (list pages included)."""
+    return sum(n for key, n in counters.items() if key.startswith("GET mgmt."))
+
+
+def data_plane_calls(counters: Mapping[str, int]) -> int:
+    return sum(n for key, n in counters.items() if key.split(" ", 1)[-1].startswith("batch."))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[position]
+
+
+class _Rss:
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self.last: float | None = None
+
+    def sample(self) -> None:
+        value = fleet.rss_mib(fleet.operator_pid())
+        if value is not None:
+            self.last = value
+            self.peak = max(self.peak, value)
+
+
+def fleet_run(size: int, profile: Profile, log: Any = print) -> dict[str, Any]:
+    result: dict[str, Any] = {"pools": size}
+    rss = _Rss()
+    with _sandbox(profile) as sandbox:
+        info, admin, kube = sandbox.info, sandbox.admin, sandbox.kube
+        names = [fleet.pool_name(i) for i in range(size)]
+        manifests = [fleet.manifest(n, info, nodes=profile.pool_nodes) for n in names]
+
+        # 1. the floor: the same bodies, straight to the emulator
+        floor_bodies = {f"floor-{i:04d}": fleet.arm_body(m) for i, m in enumerate(manifests)}
+        floor_seconds, floor_curve = asyncio.run(
+            direct.provision_floor(info, floor_bodies, give_up_after=profile.timeout)
+        )
+        admin.reset()  # floor pools gone; clock, identities and the account kept
+        log(f"  floor: {size} pools Steady in {floor_seconds:.1f} s (direct SDK client)")
+
+        # 2. cold start: every BatchPool applied, then the operator started over them. Applying
+        # them with the operator running would time the stand-in's admission too (it evaluates
+        # the CRD's CEL rules in Python, about 50 creates a second), not the operator.
+        sandbox.stop_operator()
+        apply_started = time.monotonic()
+        fleet.apply_all(kube, manifests)
+        apply_seconds = time.monotonic() - apply_started
+        admin.reset_counters()
+        started = time.monotonic()
+        sandbox.start_operator()
+        cold_seconds, cold_curve = fleet.wait_all_ready(
+            kube, size, started=started, timeout=profile.timeout, poll=profile.poll, on_poll=rss.sample
+        )
+        cold_counters = admin.counters()
+        log(f"  cold start: {size} BatchPools Ready in {cold_seconds:.1f} s")
+        result["cold_start"] = {
+            "floor_seconds": floor_seconds,
+            "operator_seconds": cold_seconds,
+            "ratio_to_floor": cold_seconds / floor_seconds,
+            "simulated_provisioning_seconds": 60.0 + 0.6 * profile.pool_nodes,
+            "floor_curve": floor_curve,
+            "operator_curve": cold_curve,
+            "apply_seconds": apply_seconds,
+            "arm_reads": arm_reads(cold_counters),
+            "arm_writes": admin.management_writes(),
+        }
+
+        # 3. the operator's steady reads
+        time.sleep(profile.resync_interval * 1.5)  # let creation-time activity settle
+        rss.sample()
+        operator_reads = _count_window(sandbox, profile, rss)
+        log(f"  operator: {operator_reads['arm_reads_per_interval']:.1f} ARM reads per interval")
+
+        # 4. the baseline, the operator stopped
+        sandbox.stop_operator()
+        admin.reset_counters()
+        poller = direct.CrossplanePoller(info, names, interval=profile.resync_interval)
+        asyncio.run(poller.run(profile.windows))
+        baseline_counters = admin.counters()
+        baseline_per_interval = arm_reads(baseline_counters) / profile.windows
+        log(f"  baseline: {baseline_per_interval:.1f} ARM reads per interval")
+        result["reads"] = _reads_summary(size, operator_reads, baseline_per_interval, baseline_counters)
+
+        # 5. restart over the unchanged fleet
+        versions = fleet.resource_versions(kube)
+        admin.reset_counters()
+        sandbox.start_operator()
+        time.sleep(profile.resync_interval * 2)
+        rss.sample()
+        restart_counters = admin.counters()
+        after = fleet.resource_versions(kube)
+        result["restart"] = {
+            "window_seconds": profile.resync_interval * 2,
+            "azure_writes": admin.management_writes(),
+            "arm_reads": arm_reads(restart_counters),
+            "status_writes": sum(1 for n, v in after.items() if versions.get(n) != v),
+            "counters": restart_counters,
+        }
+        log(
+            f"  restart: {result['restart']['azure_writes']} Azure writes, "
+            f"{result['restart']['arm_reads']} ARM reads, {result['restart']['status_writes']} status writes"
+        )
+
+        # 6. drift detection
+        result["drift"] = _drift(sandbox, names, profile)
+        log(f"  drift: written back within {max(result['drift']['seconds']):.2f} s")
+
+        # 7. reaction latency
+        result["reaction"] = _reaction(sandbox, names, profile, rss)
+        log(
+            f"  reaction: p50 {result['reaction']['p50_seconds'] * 1000:.0f} ms, "
+            f"p99 {result['reaction']['p99_seconds'] * 1000:.0f} ms"
+        )
+        rss.sample()
+        result["memory"] = {"operator_rss_mib_peak": rss.peak, "operator_rss_mib_end": rss.last}
+        log(f"  memory: operator RSS peak {rss.peak:.0f} MiB")
+    return result
+
+
+def _count_window(sandbox: Sandbox, profile: Profile, rss: _Rss) -> dict[str, Any]:
+    sandbox.admin.reset_counters()
+    deadline = time.monotonic() + profile.resync_interval * profile.windows
+    while time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        rss.sample()
+    counters = sandbox.admin.counters()
+    return {
+        "arm_reads_per_interval": arm_reads(counters) / profile.windows,
+        "azure_writes": sandbox.admin.management_writes(),
+        "counters": counters,
+    }
+
+
+def _reads_summary(
+    size: int, operator: Mapping[str, Any], baseline_per_interval: float, baseline_counters: Mapping[str, int]
+) -> dict[str, Any]:
+    per_hour = 3600.0 / PRODUCTION_INTERVAL
+    operator_per_hour = operator["arm_reads_per_interval"] * per_hour
+    baseline_per_hour = baseline_per_interval * per_hour
+    return {
+        "interval_stands_for_seconds": PRODUCTION_INTERVAL,
+        "operator_per_interval": operator["arm_reads_per_interval"],
+        "baseline_per_interval": baseline_per_interval,
+        "operator_per_hour": operator_per_hour,
+        "baseline_per_hour": baseline_per_hour,
+        "operator_per_hour_per_pool": operator_per_hour / size,
+        "baseline_per_hour_per_pool": baseline_per_hour / size,
+        "baseline_over_operator": baseline_per_hour / operator_per_hour
+        if operator_per_hour
+        else float("inf"),
+        "operator_writes_while_steady": operator["azure_writes"],
+        "operator_counters": operator["counters"],
+        "baseline_counters": dict(baseline_counters),
+    }
+
+
+def _wait_writes(sandbox: Sandbox, before: int, *, started: float, timeout: float) -> float:
+    """Seconds from `started` until the emulator has counted a management write beyond `before`."""
+    wait_until(
+        lambda: sandbox.admin.management_writes() > before,
+        timeout=timeout,
+        interval=0.005,
+        what="the operator's first Azure write",
+    )
+    return time.monotonic() - started
+
+
+def _wait_ready(sandbox: Sandbox, name: str, profile: Profile) -> None:
+    sandbox.kube.wait_for(
+        fleet.ref(name), lambda obj: obj is not None and fleet.is_ready(obj), "Ready", timeout=profile.timeout
+    )
+
+
+def _drift(sandbox: Sandbox, names: list[str], profile: Profile) -> dict[str, Any]:
+    """Scale a pool behind the operator's back; the time until it writes the spec back."""
+    seconds = []
+    for name in names[-profile.drift_samples :]:
+        _wait_ready(sandbox, name, profile)
+        before = sandbox.admin.management_writes()
+        target = profile.pool_nodes + 2
+        started = time.monotonic()
+        sandbox.admin.drift_pool(
+            f"{sandbox.info['account_id']}/pools/{name}",
+            {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": target}}}},
+        )
+        seconds.append(
+            _wait_writes(sandbox, before, started=started, timeout=profile.resync_interval * 3 + 10)
+        )
+        _wait_ready(sandbox, name, profile)
+    return {
+        "seconds": seconds,
+        "resync_interval": profile.resync_interval,
+        "worst_over_interval": max(seconds) / profile.resync_interval,
+    }
+
+
+def _reaction(sandbox: Sandbox, names: list[str], profile: Profile, rss: _Rss) -> dict[str, Any]:
+    """Spec change (kube write) to the operator's first Azure write, one pool at a time."""
+    latencies = []
+    for name in names[: profile.reaction_samples]:
+        before = sandbox.admin.management_writes()
+        target = profile.pool_nodes + 1
+        started = time.monotonic()
+        sandbox.kube.patch(
+            fleet.ref(name), {"spec": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": target}}}}
+        )
+        latencies.append(_wait_writes(sandbox, before, started=started, timeout=30))
+        rss.sample()
+    return {
+        "samples": len(latencies),
+        "p50_seconds": statistics.median(latencies),
+        "p99_seconds": percentile(latencies, 0.99),
+        "max_seconds": max(latencies),
+        "latencies": latencies,
+    }
+
+
+def health_run(nodes: int, profile: Profile, log: Any = print) -> dict[str, Any]:
+    """Data-plane calls per extension-health observation of one pool, and failure detection."""
+    with _sandbox(
+        profile,
+        time_scale=profile.health_time_scale,
+        resync_interval=profile.health_interval,
+        health_interval=profile.health_interval,
+        operator_in_process=True,
+    ) as sandbox:
+        name = f"health-{nodes}"
+        sandbox.kube.apply(fleet.manifest(name, sandbox.info, nodes=nodes, extension=True))
+        sandbox.wait_for_condition(name, "Ready", timeout=profile.timeout)
+        # Every node idle with its extension provisioned, and the operator seen it settle.
+        sandbox.wait_for_condition(name, "ExtensionsHealthy", "True", timeout=profile.timeout)
+        time.sleep(profile.health_interval * 2)
+        sandbox.admin.reset_counters()
+        time.sleep(profile.health_interval * profile.health_windows)
+        counters = sandbox.admin.counters()
+        observations = max(1, counters.get("GET batch.nodes", 0))
+        calls = data_plane_calls(counters)
+        per_observation = calls / observations
+        log(f"  health: {nodes} nodes, {per_observation:.1f} data-plane calls per observation")
+
+        # A failing extension on a new node of a settled pool is seen within one interval.
+        sandbox.admin.script_extension(EXTENSION_NAME, pool=name, message="bench: scripted failure")
+        sandbox.kube.patch(
+            fleet.ref(name), {"spec": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": nodes + 1}}}}
+        )
+        seen = sandbox.wait_for_condition(
+            name, "ExtensionsHealthy", "False", timeout=profile.timeout * profile.health_time_scale
+        )
+        now = sandbox.admin.now()
+        failed_at = _first_failure_time(seen)
+        detection = (now - failed_at) / profile.health_time_scale if failed_at is not None else None
+        if detection is not None:
+            log(f"  health: failing extension seen {detection:.2f} s after it failed")
+    return {
+        "nodes": nodes,
+        "observations": observations,
+        "data_plane_calls": calls,
+        "calls_per_observation": per_observation,
+        "naive_calls_per_observation": 1 + nodes,
+        "node_budget": 10,
+        "failure_detection_seconds": detection,
+        "health_interval": profile.health_interval,
+        "counters": counters,
+    }
+
+
+EXTENSION_NAME = fleet.EXTENSION["name"]
+
+
+def _first_failure_time(obj: Mapping[str, Any] | None) -> float | None:
+    from datetime import datetime  # noqa: PLC0415
+
+    times = [
+        failure.get("time")
+        for extension in ((obj or {}).get("status") or {}).get("extensions") or ()
+        for failure in extension.get("failures") or ()
+        if failure.get("time")
+    ]
+    if not times:
+        return None
+    return min(datetime.fromisoformat(str(t).replace("Z", "+00:00")).timestamp() for t in times)
