@@ -52,6 +52,17 @@ def claim(record: LeaseRecord, me: str, now: datetime, duration: timedelta) -> d
     return spec
 
 
+def release(record: LeaseRecord, now: datetime) -> dict[str, Any]:
+    """The Lease spec a leader writes as it shuts down: nobody holds it, so a standby takes it on
+    its next poll instead of waiting out the lease duration (client-go's ReleaseOnCancel)."""
+    return {
+        "holderIdentity": None,
+        "leaseDurationSeconds": 1,
+        "renewTime": _format(now),
+        "leaseTransitions": record.transitions,
+    }
+
+
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 

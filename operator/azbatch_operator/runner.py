@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import kopf
+from aiohttp import web
 
 from azbatch_operator.config import OperatorConfig
 from azbatch_operator.kube.api import KubeGateway
@@ -49,7 +51,8 @@ async def operate(
             namespace=election.lease_namespace,
             identity=os.environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}",
         )
-        await elector.acquire()
+        async with _standby_health(options.health_port):
+            await elector.acquire()
     stop = asyncio.Event()
     liveness = f"http://0.0.0.0:{options.health_port}/healthz" if options.health_port else None
     operator = asyncio.create_task(
@@ -78,6 +81,31 @@ async def operate(
     finally:
         for task in watchers:
             task.cancel()
+    if elector is not None:  # stopped cleanly, still leading: hand over now, not in 15 s
+        await elector.release()
+
+
+@contextlib.asynccontextmanager
+async def _standby_health(port: int) -> AsyncIterator[None]:
+    """While a replica waits for the Lease it is alive and ready to take over, and says so on
+    /healthz: without it a standby's probes fail and the kubelet restarts it over and over. The
+    port is handed to kopf's own liveness endpoint once the replica leads."""
+    if not port:
+        yield
+        return
+
+    async def standby(_: web.Request) -> web.Response:
+        return web.Response(text="standby: waiting for the leader Lease\n")
+
+    app = web.Application()
+    app.router.add_get("/healthz", standby)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104 - probed by the kubelet
+    try:
+        yield
+    finally:
+        await runner.cleanup()
 
 
 async def _relay_stop(external: asyncio.Event | threading.Event | None, stop: asyncio.Event) -> None:

@@ -214,14 +214,16 @@ class Sandbox:
     def _start_operator_process(self) -> None:
         self._operator_process = self.spawn_operator_replica()
 
-    def spawn_operator_replica(self, identity: str | None = None) -> subprocess.Popen[bytes]:
+    def spawn_operator_replica(
+        self, identity: str | None = None, *, health_port: int = 0
+    ) -> subprocess.Popen[bytes]:
         """Another `azbatch-operator run` process (with leader election: a standby); the caller stops it.
 
         Its log is `<workdir>/operator.log`, or `operator-<identity>.log` with an identity (its POD_NAME).
         """
         log = (self.workdir / (f"operator-{identity}.log" if identity else "operator.log")).open("ab")
         replica_env = {"POD_NAME": identity} if identity else {}
-        return subprocess.Popen(
+        return subprocess.Popen(  # noqa: S603 - our own interpreter, module and a port number
             [
                 sys.executable,
                 "-m",
@@ -231,7 +233,7 @@ class Sandbox:
                 "--metrics-port",
                 "0",
                 "--health-port",
-                "0",
+                str(health_port),
                 "--log-format",
                 "json",
             ],

@@ -362,6 +362,8 @@ def test_notes_say_how_to_check_it_works() -> None:
     assert "azure.clientId is empty" in render_chart()["azbatch-operator/templates/NOTES.txt"]
 
 
-def test_an_upgrade_stops_the_old_leader_before_the_new_pod_starts(default_manifests: list[Manifest]) -> None:
-    # With RollingUpdate the new pod waits for the Lease the old one holds and never becomes ready.
-    assert one(default_manifests, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+def test_an_upgrade_starts_the_new_pod_before_the_old_leader_stops(default_manifests: list[Manifest]) -> None:
+    # The new pod passes its probes as a standby; the old leader releases the Lease as it stops
+    # (tests/reliability/test_leader_election.py), so a rollout never leaves the pools unwatched.
+    strategy = one(default_manifests, "Deployment")["spec"]["strategy"]
+    assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}

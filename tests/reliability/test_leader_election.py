@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,11 +32,32 @@ LEASE = {
 TAKEOVER_BOUND = 35.0  # lease duration 15 s + retry period 2 s + start-up, with room for a slow CI
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+STANDBY_HEALTH_PORT = _free_port()
+
+
+def _healthz() -> tuple[int, str]:
+    """What the kubelet's probe of the standby's /healthz sees (status, body); 0 when refused."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{STANDBY_HEALTH_PORT}/healthz", timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+    except OSError:
+        return 0, ""
+
+
 @pytest.fixture(scope="module")
 def replicas() -> Iterator[tuple[Sandbox, subprocess.Popen[bytes]]]:
     with Sandbox(SandboxSettings(operator_in_process=False, leader_election=True, **STEPPED)) as running:
         wait_until(lambda: _holder(running), timeout=30, what="a first leader")
-        standby = running.spawn_operator_replica("standby")
+        standby = running.spawn_operator_replica("standby", health_port=STANDBY_HEALTH_PORT)
         try:
             yield running, standby
         finally:
@@ -92,6 +116,8 @@ def test_only_the_leader_acts_and_a_standby_takes_over_when_it_dies(
     wait_converged(sandbox, "led")
     assert calls_that_reached_azure(sandbox).get("PUT mgmt.pool", 0) == 1
     assert standby.poll() is None, "the standby must wait, not exit"
+    wait_until(lambda: _healthz()[0] == 200, timeout=30, what="the standby answering its probe")
+    assert "standby" in _healthz()[1], "a waiting replica must pass its probes, or the kubelet restarts it"
     assert _writes_logged(standby_log) == 0, "the standby acted while the leader held the Lease"
     assert _holder(sandbox) == leader
 
@@ -106,6 +132,8 @@ def test_only_the_leader_acts_and_a_standby_takes_over_when_it_dies(
     sandbox.kube.apply(changed)
     wait_converged(sandbox, "led", timeout=60, currentDedicatedNodes=3)
     assert _writes_logged(standby_log) >= 1
+    status, body = _healthz()
+    assert status == 200 and "standby" not in body, "once leading, kopf's own liveness endpoint answers"
     counts = calls_that_reached_azure(sandbox)
     assert counts.get("PUT mgmt.pool", 0) == 1 and counts.get("DELETE mgmt.pool", 0) == 0, counts
 
@@ -122,3 +150,23 @@ def test_a_leader_that_loses_its_lease_stops_acting(
     assert standby.returncode != 0
     text = (sandbox.workdir / "operator-standby.log").read_text(encoding="utf-8", errors="replace")
     assert "held by another replica" in text, text[-3000:]
+
+
+def test_a_leader_stopped_cleanly_hands_over_at_once() -> None:
+    """A rollout or a drained node stops the leader with SIGTERM: it releases the Lease, so the
+    standby leads on its next poll (2 s) rather than after the 15 s lease duration."""
+    with Sandbox(SandboxSettings(operator_in_process=False, leader_election=True, **STEPPED)) as running:
+        wait_until(lambda: _holder(running), timeout=30, what="a first leader")
+        standby = running.spawn_operator_replica("standby")
+        try:
+            time.sleep(3)  # the standby is up and polling
+            assert _holder(running) != "standby"
+            stopped_at = time.monotonic()
+            running.stop_operator()
+            wait_until(lambda: _holder(running) == "standby", timeout=10, what="the standby leading")
+            assert time.monotonic() - stopped_at < 10, "the standby waited out the lease"
+            log = (running.workdir / "operator.log").read_text(encoding="utf-8", errors="replace")
+            assert "released the lease" in log
+        finally:
+            standby.kill()
+            standby.wait()

@@ -10,7 +10,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from azbatch_operator.leadership import claim, may_take, parse_lease
+from azbatch_operator.leadership import claim, may_take, parse_lease, release
 from azbatch_operator.logs import get_logger
 
 
@@ -72,6 +72,26 @@ class LeaseElector:
                 return False
             raise
         return True
+
+    async def release(self) -> None:
+        """Let go of the lease on a clean shutdown so a standby takes over within its retry period.
+        Best effort: a lease held by someone else is left alone, and a failure only means the
+        standby waits out the lease duration, as after a crash."""
+        try:
+            current = await asyncio.to_thread(self._leases.read_namespaced_lease, self.name, self.namespace)
+            record = parse_lease(_camel(current.spec.to_dict() if current.spec else {}))
+            if record.holder != self.identity:
+                return
+            version = current.metadata.resource_version if current.metadata else None
+            body: Any = {
+                "metadata": {"name": self.name, "resourceVersion": version},
+                "spec": release(record, self._now()),
+            }
+            await asyncio.to_thread(self._leases.replace_namespaced_lease, self.name, self.namespace, body)
+        except ApiException as error:
+            self._log.warning("could not release the lease", status=error.status)
+            return
+        self._log.info("released the lease")
 
     async def acquire(self) -> None:
         """Wait until this replica leads."""

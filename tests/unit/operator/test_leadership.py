@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from azbatch_operator.leadership import claim, may_take, parse_lease
+from azbatch_operator.leadership import claim, may_take, parse_lease, release
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -33,3 +33,10 @@ def test_taking_over_counts_a_transition_and_renewing_does_not() -> None:
     renewed = claim(parse_lease({**lease("a", 1), "leaseTransitions": 1}), "a", NOW, timedelta(seconds=15))
     assert renewed["leaseTransitions"] == 1
     assert "acquireTime" not in renewed
+
+
+def test_a_released_lease_is_free_at_once_for_anyone() -> None:
+    released = release(parse_lease(lease("a", 1)), NOW)
+    assert may_take(parse_lease(released), "b", NOW)
+    taken = claim(parse_lease(released), "b", NOW, timedelta(seconds=15))
+    assert taken["holderIdentity"] == "b" and taken["leaseDurationSeconds"] == 15
