@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import pathlib
 import urllib.request
@@ -166,6 +167,29 @@ def test_transition_rules_apply_on_update_only(gadgets: KubeClient) -> None:
     assert gadgets.patch(created, {"spec": {"size": 6}})["spec"]["size"] == 6
     message = rejection(gadgets, gadgets.patch, created, {"spec": {"size": 2}})
     assert message == 'Gadget.example.dev "g1" is invalid: spec.size: Forbidden: size may only grow'
+
+
+def test_rules_see_every_field_they_may_read_and_unchanged_values_are_ratcheted() -> None:
+    """A rule reading `self.<field>` is judged on those fields only (cheap on big objects); one that
+    uses the whole value still sees all of it; a value an update leaves alone is not judged again."""
+    crd = copy.deepcopy(GADGET_CRD)
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["x-kubernetes-validations"] = [
+        {"rule": "size(self) <= 3", "message": "at most three fields"},  # the whole map
+        {"rule": "self.all(k, k != 'name') || self.name != 'x'", "message": "not x"},  # a macro over it
+        {"rule": "!has(self.tags) || self.tags.size() <= 1", "message": "one tag"},  # one field
+    ]
+    with KubeStandInThread(crds=[crd]) as kube:
+        client = KubeClient(kube.url)
+        assert "at most three fields" in rejection(client, client.create, gadget(size=1, name="a", tags=[]))
+        assert "not x" in rejection(client, client.create, gadget(size=1, name="x"))
+        assert "one tag" in rejection(client, client.create, gadget(size=1, tags=["a", "b"]))
+        created = client.create(gadget(size=1, tags=["a"]))
+        spec_schema["x-kubernetes-validations"].append({"rule": "self.size > 1", "message": "bigger"})
+        kube.kube.register_crd(crd)  # a stricter CRD: the stored object breaks the new rule
+        patched = client.patch(created, {"status": {"phase": "Ready"}}, subresource="status")
+        assert patched["status"] == {"phase": "Ready"}, "the unchanged spec is not judged again"
+        assert "bigger" in rejection(client, client.patch, created, {"spec": {"tags": ["b"]}})
 
 
 def test_status_writes_are_validated_too(gadgets: KubeClient) -> None:
