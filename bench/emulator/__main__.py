@@ -29,6 +29,7 @@ from azure.mgmt.batch.aio import BatchManagementClient
 
 from azbatch_emulator import EmulatorProcess
 from azbatch_emulator.admin import AdminClient
+from azbatch_emulator.sdk import async_secret_credential
 
 ACCOUNT = "benchacct"
 GROUP = "bench-rg"
@@ -188,14 +189,7 @@ class Driver:
 
 
 async def tokens_for(info: dict[str, Any]) -> tuple[dict[str, str], ClientSecretCredential]:
-    credential = ClientSecretCredential(
-        info["tenant_id"],
-        info["client_id"],
-        info["client_secret"],
-        authority=info["authority_host"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_cert"],
-    )
+    credential = async_secret_credential(info)
     mgmt = await credential.get_token(info["management_scope"])
     batch = await credential.get_token(info["batch_scope"])
     return {"mgmt": mgmt.token, "batch": batch.token}, credential

@@ -18,8 +18,9 @@ from typing import Any
 import aiohttp
 from azure.core.exceptions import ResourceNotFoundError
 from azure.core.pipeline.transport import AioHttpTransport
-from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.batch.aio import BatchManagementClient
+
+from azbatch_emulator.sdk import async_secret_credential
 
 Curve = list[tuple[float, int]]  # (seconds since start, pools done)
 
@@ -31,14 +32,7 @@ async def management_client(info: Mapping[str, Any]) -> AsyncIterator[BatchManag
     connection, and make the floor and the baseline slower than they need to be)."""
     context = ssl.create_default_context(cafile=info["ca_bundle"])
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context, limit=64))
-    credential = ClientSecretCredential(
-        info["tenant_id"],
-        info["client_id"],
-        info["client_secret"],
-        authority=info["authority_host"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_bundle"],
-    )
+    credential = async_secret_credential(info)
     client = BatchManagementClient(
         credential,
         info["subscription_id"],

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.identity import ClientSecretCredential
 from azure.mgmt.batch import BatchManagementClient
 
+from azbatch_emulator.sdk import secret_credential
 from azbatch_kubemock.kubeconfig import write_kubeconfig
 from azbatch_operator.sandbox import Sandbox, wait_until
 
@@ -115,14 +115,7 @@ def management_client(
 ) -> Iterator[BatchManagementClient]:
     """The unmodified SDK with real tokens, as the Azure portal or az CLI would read the account."""
     info = sandbox.info
-    credential = ClientSecretCredential(
-        info["tenant_id"],
-        info["client_id"],
-        info["client_secret"],
-        authority=info["authority_host"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_bundle"],
-    )
+    credential = secret_credential(info)
     client = BatchManagementClient(
         credential,
         subscription_id or info["subscription_id"],

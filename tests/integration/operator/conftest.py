@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
-from azure.identity import ClientSecretCredential
 from azure.mgmt.batch import BatchManagementClient
 
+from azbatch_emulator.sdk import secret_credential
 from azbatch_operator.sandbox import Sandbox, SandboxSettings
 
 FAST = {"time_scale": 300.0, "resync_interval": 2.0, "health_interval": 0.5, "active_requeue": 0.2}
@@ -76,14 +76,7 @@ def pool_id(sandbox: Sandbox, name: str) -> str:
 def azure_pool(sandbox: Sandbox, name: str) -> dict[str, Any] | None:
     """The pool as the Azure portal would show it: read with the unmodified SDK and real tokens."""
     info = sandbox.info
-    credential = ClientSecretCredential(
-        info["tenant_id"],
-        info["client_id"],
-        info["client_secret"],
-        authority=info["authority_host"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_bundle"],
-    )
+    credential = secret_credential(info)
     client = BatchManagementClient(
         credential,
         info["subscription_id"],

@@ -5,24 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from azure.identity import ClientSecretCredential
 from azure.mgmt.batch import BatchManagementClient
 from conftest import FAST, azure_pool, condition, pool_manifest
 
+from azbatch_emulator.sdk import secret_credential
 from azbatch_operator.sandbox import Sandbox, SandboxSettings
 
 
 def _create_by_hand(sandbox: Sandbox, name: str) -> None:
     """A pool someone made in the portal: no owner marker."""
     info = sandbox.info
-    credential = ClientSecretCredential(
-        info["tenant_id"],
-        info["client_id"],
-        info["client_secret"],
-        authority=info["authority_host"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_bundle"],
-    )
+    credential = secret_credential(info)
     with BatchManagementClient(
         credential,
         info["subscription_id"],
