@@ -20,7 +20,7 @@ from azbatch_operator.config import OperatorConfig
 from azbatch_operator.error_policy import classify, retry_delay
 from azbatch_operator.kube.api import GROUP, PLURAL, VERSION
 from azbatch_operator.logs import redact
-from azbatch_operator.reconciler import EventSink, PoolMemory, Runtime, finalize, reconcile
+from azbatch_operator.reconciler import EventSink, PoolMemory, Runtime, finalize, reconcile, stop_watching
 from azbatch_operator.wiring import build_runtime
 
 FINALIZER = "azbatch.dev/finalizer"
@@ -83,18 +83,21 @@ async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped
     runtime: Runtime = memo["runtime"]
     memory = _memory(memo)
     events = _events(body)
-    while not stopped:
-        memory.wakeup.clear()
-        delay = await reconcile(runtime, memory, body, events)
-        if delay <= 0:
-            continue
-        woken = asyncio.ensure_future(memory.wakeup.wait())
-        stopping = asyncio.ensure_future(stopped.wait())
-        try:
-            await asyncio.wait({woken, stopping}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            woken.cancel()
-            stopping.cancel()
+    try:
+        while not stopped:
+            memory.wakeup.clear()
+            delay = await reconcile(runtime, memory, body, events)
+            if delay <= 0:
+                continue
+            woken = asyncio.ensure_future(memory.wakeup.wait())
+            stopping = asyncio.ensure_future(stopped.wait())
+            try:
+                await asyncio.wait({woken, stopping}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                woken.cancel()
+                stopping.cancel()
+    finally:
+        stop_watching(runtime, memory)
 
 
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")

@@ -43,8 +43,6 @@ from azbatch_operator.metrics import (
 from azbatch_operator.models import BatchPool, parse_duration
 from azbatch_operator.reporting import Report, build_status, phase_of, status_changed
 
-LIST_SETTLE = 0.05  # seconds after the shared list expires before a steady pool looks again
-
 
 class EventSink(Protocol):
     def __call__(self, type_: str, reason: str, message: str) -> None: ...
@@ -67,6 +65,7 @@ class PoolMemory:
     resize_generation: int | None = None
     retries: int = 0
     first_seen: dict[int, float] = field(default_factory=dict)
+    watching: tuple[AccountRef, str] | None = None  # the pool whose list changes wake this loop
     ready_generation: int | None = None
     warned_generation: int | None = None
     last_reason: str | None = None
@@ -208,6 +207,7 @@ async def _reconcile(
         return _stalled("InvalidSecret", redact(str(error)), previous, requeue=30.0)
 
     pool_name = resource.pool_name
+    _watch(runtime, memory, account, pool_name)
     raw = await runtime.observer.pool(account, pool_name, fresh=memory.fresh)
     observed = rendering.observe_pool(raw) if raw is not None else None
     recreate = RecreateState.from_dict(previous.get("recreate"))
@@ -249,10 +249,22 @@ async def _reconcile(
     extensions, verdict = await _observe_health(runtime, memory, account, pool_name, spec, observed, events)
     report = Report(step.progress, observed, step.recreate, extensions, verdict)
     result = "stalled" if step.progress.phase is Phase.STALLED else "success"
-    requeue = step.requeue_after
-    if step.progress.phase is Phase.READY:  # next look: right after the account's next list
-        requeue = min(requeue, runtime.observer.next_list_in(account) + LIST_SETTLE)
-    return _Outcome(report, requeue, result)
+    return _Outcome(report, step.requeue_after, result)
+
+
+def _watch(runtime: Runtime, memory: PoolMemory, account: AccountRef, pool_name: str) -> None:
+    """Be woken when the account's next list shows this pool changed (the account can be edited)."""
+    if memory.watching != (account, pool_name):
+        stop_watching(runtime, memory)
+        runtime.observer.watch(account, pool_name, memory.wakeup)
+        memory.watching = (account, pool_name)
+
+
+def stop_watching(runtime: Runtime, memory: PoolMemory) -> None:
+    """Stop waking this BatchPool's loop on list changes (its loop is ending)."""
+    if memory.watching is not None:
+        runtime.observer.unwatch(*memory.watching, memory.wakeup)
+        memory.watching = None
 
 
 def _ownership_refusal(

@@ -4,6 +4,7 @@ Azure Resource Manager throttles reads per subscription. Polling each pool on it
 budget as pools grow; instead every steady pool reads from one paged list of its account, taken
 at most once per resync interval however many pools ask (single-flight). Pools with work in
 progress ask for a fresh GET of themselves, and what that GET returns refreshes the shared list.
+A pool a new list shows changed is woken at once (`watch`), so drift is seen within one interval.
 Data-plane node counts are shared per account the same way.
 """
 
@@ -35,6 +36,7 @@ class SharedListing(Generic[T]):
     fetch: Callable[[AccountRef], Awaitable[dict[str, T]]]
     max_age: float
     clock: Callable[[], float] = time.monotonic
+    on_change: Callable[[AccountRef, str], None] | None = None  # an item differs from the last list
     _snapshots: dict[AccountRef, _Snapshot[T]] = field(default_factory=dict)
     _locks: dict[AccountRef, asyncio.Lock] = field(default_factory=dict)
 
@@ -46,9 +48,19 @@ class SharedListing(Generic[T]):
         async with lock:
             snapshot = self._snapshots.get(account)
             if snapshot is None or self.clock() - snapshot.taken >= self.max_age:
+                previous = snapshot
                 snapshot = _Snapshot(await self.fetch(account), self.clock())
                 self._snapshots[account] = snapshot
+                if previous is not None:
+                    self._tell_changes(account, previous.items, snapshot.items)
         return snapshot.items
+
+    def _tell_changes(self, account: AccountRef, before: dict[str, T], after: dict[str, T]) -> None:
+        if self.on_change is None:
+            return
+        for name in before.keys() | after.keys():
+            if before.get(name) != after.get(name):
+                self.on_change(account, name)
 
     def put(self, account: AccountRef, name: str, item: T | None) -> None:
         """Fold a fresher single read into the listing (None: it is gone)."""
@@ -60,17 +72,21 @@ class SharedListing(Generic[T]):
         else:
             snapshot.items[name] = item
 
-    def expires_in(self, account: AccountRef) -> float:
-        """Seconds until the account's listing is due for a refresh (0: due now, or never taken)."""
-        snapshot = self._snapshots.get(account)
-        return 0.0 if snapshot is None else max(0.0, snapshot.taken + self.max_age - self.clock())
-
 
 class AccountObserver:
-    def __init__(self, pools: PoolGateway, nodes: NodeGateway, *, resync: float, health: float) -> None:
+    def __init__(
+        self,
+        pools: PoolGateway,
+        nodes: NodeGateway,
+        *,
+        resync: float,
+        health: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._pools = pools
-        self._listing: SharedListing[ArmPool] = SharedListing(pools.list, resync)
-        self._counts: SharedListing[NodeCounts] = SharedListing(nodes.node_counts, health)
+        self._listing: SharedListing[ArmPool] = SharedListing(pools.list, resync, clock, on_change=self._wake)
+        self._watchers: dict[tuple[AccountRef, str], set[asyncio.Event]] = {}
+        self._counts: SharedListing[NodeCounts] = SharedListing(nodes.node_counts, health, clock)
 
     async def pool(self, account: AccountRef, name: str, *, fresh: bool) -> ArmPool | None:
         """The pool from the account's shared list, or (fresh) from its own GET."""
@@ -84,10 +100,24 @@ class AccountObserver:
         """What a write returned is the freshest view there is."""
         self._listing.put(account, name, pool)
 
-    def next_list_in(self, account: AccountRef) -> float:
-        """Steady pools wake just after this, so each reads the next list as soon as it is taken:
-        drift is seen within one interval (a fixed period would read a list up to one interval old)."""
-        return self._listing.expires_in(account)
+    def watch(self, account: AccountRef, name: str, wakeup: asyncio.Event) -> None:
+        """Set `wakeup` whenever a new list shows this pool changed (or gone) since the last one.
+
+        Whichever pool first asks after the list expires refreshes it, once per interval; every
+        pool it shows changed (drift, someone's edit in the portal) is woken at once rather than at
+        its own next resync, which could be up to an interval later. The other pools sleep on."""
+        self._watchers.setdefault((account, name), set()).add(wakeup)
+
+    def unwatch(self, account: AccountRef, name: str, wakeup: asyncio.Event) -> None:
+        waiting = self._watchers.get((account, name))
+        if waiting is not None:
+            waiting.discard(wakeup)
+            if not waiting:
+                del self._watchers[(account, name)]
+
+    def _wake(self, account: AccountRef, name: str) -> None:
+        for wakeup in self._watchers.get((account, name), ()):
+            wakeup.set()
 
     async def node_counts(self, account: AccountRef, name: str) -> NodeCounts | None:
         return (await self._counts.items(account)).get(name)
