@@ -192,7 +192,7 @@ def summarize(
     """Per-extension counts, a bounded sample of failures, and the ExtensionsHealthy verdict."""
     entries: list[dict[str, Any]] = []
     failing: list[tuple[str, int]] = []
-    pending = 0
+    transitioning = unread = 0
     first_failure: tuple[ExpectedExtension, ExtensionReport, str] | None = None
     for extension in expected:
         counts = dict.fromkeys(Provisioning, 0)
@@ -208,7 +208,8 @@ def summarize(
                 if len(failures) < failure_sample:
                     failures.append(_failure_entry(record.node_id, report))
         reported = sum(counts.values())
-        pending += counts[Provisioning.TRANSITIONING] + max(node_count - reported, 0)
+        transitioning += counts[Provisioning.TRANSITIONING]
+        unread = max(unread, node_count - reported)
         if counts[Provisioning.FAILED]:
             failing.append((extension.name, counts[Provisioning.FAILED]))
         entry: dict[str, Any] = {
@@ -228,7 +229,7 @@ def summarize(
         entries.append(entry)
     return HealthReport(
         extensions=tuple(entries),
-        verdict=_verdict(expected, failing, pending, node_count, first_failure),
+        verdict=_verdict(expected, failing, (transitioning, unread), node_count, first_failure),
         failing=tuple(failing),
     )
 
@@ -248,7 +249,7 @@ def _failure_entry(node_id: str, report: ExtensionReport) -> dict[str, Any]:
 def _verdict(
     expected: Sequence[ExpectedExtension],
     failing: Sequence[tuple[str, int]],
-    pending: int,
+    pending: tuple[int, int],  # node-extension pairs still transitioning; nodes not inspected yet
     node_count: int,
     first_failure: tuple[ExpectedExtension, ExtensionReport, str] | None,
 ) -> ExtensionsVerdict:
@@ -267,11 +268,16 @@ def _verdict(
         return ExtensionsVerdict(FALSE, "ExtensionFailed", _clip(message))
     if node_count == 0:
         return ExtensionsVerdict(UNKNOWN, "NoNodes", "The pool has no nodes to report extension status.")
-    if pending:
+    transitioning, unread = pending
+    if transitioning or unread:
+        waiting = [f"{transitioning} node-extension pairs still provisioning"] if transitioning else []
+        if unread:
+            waiting.append(
+                f"{unread} of {node_count} nodes not inspected yet (a bounded number per interval,"
+                " failing and new nodes first)"
+            )
         return ExtensionsVerdict(
-            UNKNOWN,
-            "ExtensionsProvisioning",
-            f"Extension status not final yet on {pending} node-extension pairs.",
+            UNKNOWN, "ExtensionsProvisioning", "Extension status not final yet: " + "; ".join(waiting) + "."
         )
     names = ", ".join(e.name for e in expected)
     return ExtensionsVerdict(TRUE, "AllSucceeded", f"{names}: succeeded on all {node_count} nodes.")
