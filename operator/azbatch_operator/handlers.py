@@ -58,6 +58,9 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = memo.get("runtime")
+    if runtime is not None:
+        await runtime.observer.close()
     clients: AzureClients | None = memo.get("clients")
     if clients is not None:
         await clients.close()

@@ -12,6 +12,7 @@ The order is the safety argument:
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -82,6 +83,9 @@ class Runtime:
     monotonic: Callable[[], float] = time.monotonic
     phases: dict[str, str] = field(default_factory=dict)  # uid -> phase, for the azbatch_pools gauge
     credential_summary: str = ""  # which Azure credentials are tried, for authentication failures
+    # Steady pools look again after 90-100% of the resync interval, at random: pools created
+    # together would otherwise wake together every interval (a thousand reconciles at once).
+    jitter: Callable[[], float] = lambda: random.uniform(0.9, 1.0)  # noqa: S311 - not for secrets
 
     @property
     def tunables(self) -> Tunables:
@@ -249,7 +253,10 @@ async def _reconcile(
     extensions, verdict = await _observe_health(runtime, memory, account, pool_name, spec, observed, events)
     report = Report(step.progress, observed, step.recreate, extensions, verdict)
     result = "stalled" if step.progress.phase is Phase.STALLED else "success"
-    return _Outcome(report, step.requeue_after, result)
+    requeue = step.requeue_after
+    if step.progress.phase is Phase.READY:
+        requeue *= runtime.jitter()
+    return _Outcome(report, requeue, result)
 
 
 def _watch(runtime: Runtime, memory: PoolMemory, account: AccountRef, pool_name: str) -> None:

@@ -19,6 +19,9 @@ from typing import Generic, TypeVar
 from azbatch_operator.cloud.clients import AccountRef
 from azbatch_operator.cloud.nodes import NodeCounts, NodeGateway
 from azbatch_operator.cloud.pools import ArmPool, PoolGateway
+from azbatch_operator.logs import get_logger
+
+_log = get_logger()
 
 T = TypeVar("T")
 
@@ -62,6 +65,11 @@ class SharedListing(Generic[T]):
             if before.get(name) != after.get(name):
                 self.on_change(account, name)
 
+    def expires_in(self, account: AccountRef) -> float:
+        """Seconds until the account's listing is due for a refresh (0: due now, or never taken)."""
+        snapshot = self._snapshots.get(account)
+        return 0.0 if snapshot is None else max(0.0, snapshot.taken + self.max_age - self.clock())
+
     def put(self, account: AccountRef, name: str, item: T | None) -> None:
         """Fold a fresher single read into the listing (None: it is gone)."""
         snapshot = self._snapshots.get(account)
@@ -82,11 +90,14 @@ class AccountObserver:
         resync: float,
         health: float,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._pools = pools
         self._listing: SharedListing[ArmPool] = SharedListing(pools.list, resync, clock, on_change=self._wake)
         self._watchers: dict[tuple[AccountRef, str], set[asyncio.Event]] = {}
+        self._refreshers: dict[AccountRef, asyncio.Task[None]] = {}
         self._counts: SharedListing[NodeCounts] = SharedListing(nodes.node_counts, health, clock)
+        self._resync, self._sleep = resync, sleep
 
     async def pool(self, account: AccountRef, name: str, *, fresh: bool) -> ArmPool | None:
         """The pool from the account's shared list, or (fresh) from its own GET."""
@@ -103,10 +114,13 @@ class AccountObserver:
     def watch(self, account: AccountRef, name: str, wakeup: asyncio.Event) -> None:
         """Set `wakeup` whenever a new list shows this pool changed (or gone) since the last one.
 
-        Whichever pool first asks after the list expires refreshes it, once per interval; every
-        pool it shows changed (drift, someone's edit in the portal) is woken at once rather than at
-        its own next resync, which could be up to an interval later. The other pools sleep on."""
+        While any pool of the account is watched, the account's list is taken once per interval on
+        its own schedule, and every pool it shows changed (drift, someone's edit in the portal) is
+        woken at once; the others sleep on in their own phase. So drift is seen within one interval
+        at one read per interval, however many pools there are and however their passes line up."""
         self._watchers.setdefault((account, name), set()).add(wakeup)
+        if account not in self._refreshers:
+            self._refreshers[account] = asyncio.get_running_loop().create_task(self._refresh(account))
 
     def unwatch(self, account: AccountRef, name: str, wakeup: asyncio.Event) -> None:
         waiting = self._watchers.get((account, name))
@@ -118,6 +132,31 @@ class AccountObserver:
     def _wake(self, account: AccountRef, name: str) -> None:
         for wakeup in self._watchers.get((account, name), ()):
             wakeup.set()
+
+    def _watched(self, account: AccountRef) -> bool:
+        return any(watched == account for watched, _ in self._watchers)
+
+    async def _refresh(self, account: AccountRef) -> None:
+        """Take the account's list whenever it expires, for as long as a pool of it is watched."""
+        try:
+            while True:
+                await self._sleep(self._listing.expires_in(account))
+                if not self._watched(account):
+                    return
+                try:
+                    await self._listing.items(account)
+                except Exception as error:  # the pools' own passes report Azure errors to users
+                    _log.warning("account list failed", account=account.arm_id, error=str(error))
+                    await self._sleep(self._resync)
+        finally:
+            self._refreshers.pop(account, None)
+
+    async def close(self) -> None:
+        """Stop the list refreshers (the operator is shutting down)."""
+        tasks = list(self._refreshers.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def node_counts(self, account: AccountRef, name: str) -> NodeCounts | None:
         return (await self._counts.items(account)).get(name)

@@ -1,4 +1,5 @@
-"""One list per account per interval, and the pools it shows changed are woken at once."""
+"""One list per account per interval, on its own schedule, and the pools it shows changed are
+woken at once; the others sleep on."""
 
 from __future__ import annotations
 
@@ -28,62 +29,81 @@ class FakePools:
         return None if pool is None else dict(pool)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class NoNodes:
     async def node_counts(self, account: AccountRef) -> dict[str, Any]:
         return {}
 
 
-def observer_of(pools: FakePools, clock: Clock) -> AccountObserver:
-    return AccountObserver(pools, NoNodes(), resync=INTERVAL, health=INTERVAL, clock=clock)  # type: ignore[arg-type]
+class Time:
+    """A clock that moves only when the refresher's sleep is let go, by what it asked to sleep."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.asked: list[float] = []
+        self._gate: asyncio.Queue[None] = asyncio.Queue()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        await self._gate.get()
+        self.now += seconds
+
+    async def tick(self) -> None:
+        """Let the sleeping refresher wake, and run until it sleeps again."""
+        self._gate.put_nowait(None)
+        for _ in range(10):
+            await asyncio.sleep(0)
 
 
-async def test_a_new_list_wakes_exactly_the_pools_it_shows_changed() -> None:
+def observer_of(pools: FakePools, time: Time) -> AccountObserver:
+    return AccountObserver(
+        pools,  # type: ignore[arg-type]
+        NoNodes(),  # type: ignore[arg-type]
+        resync=INTERVAL,
+        health=INTERVAL,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+
+
+async def test_the_list_is_taken_every_interval_and_wakes_exactly_the_pools_it_shows_changed() -> None:
     pools = FakePools(a={"target": 1}, b={"target": 1}, c={"target": 1})
-    clock = Clock()
-    observer = observer_of(pools, clock)
+    time = Time()
+    observer = observer_of(pools, time)
     woken = {name: asyncio.Event() for name in "abc"}
     for name, event in woken.items():
         observer.watch(ACCOUNT, name, event)
 
-    assert (await observer.pool(ACCOUNT, "a", fresh=False)) == {"target": 1}
+    await time.tick()
+    assert pools.lists == 1, "one list for the account, not one read per pool"
     assert not any(event.is_set() for event in woken.values()), "the first list has nothing to compare"
+    assert await observer.pool(ACCOUNT, "a", fresh=False) == {"target": 1}
+    assert pools.lists == 1 and time.asked[-1] == INTERVAL
 
     pools.pools["b"] = {"target": 5}  # scaled behind the operator's back
     del pools.pools["c"]  # deleted in the portal
-    clock.now = INTERVAL - 1
-    await observer.pool(ACCOUNT, "a", fresh=False)
-    assert pools.lists == 1 and not woken["b"].is_set(), "the list is not taken again within the interval"
-
-    clock.now = INTERVAL
-    await observer.pool(ACCOUNT, "a", fresh=False)
+    await time.tick()
     assert pools.lists == 2
     assert {name for name, event in woken.items() if event.is_set()} == {"b", "c"}
+    await observer.close()
 
 
-async def test_a_pools_own_read_and_a_stopped_loop_wake_nobody() -> None:
+async def test_a_pools_own_read_wakes_nobody_and_an_unwatched_account_is_not_listed() -> None:
     pools = FakePools(a={"target": 1})
-    clock = Clock()
-    observer = observer_of(pools, clock)
+    time = Time()
+    observer = observer_of(pools, time)
     woken = asyncio.Event()
     observer.watch(ACCOUNT, "a", woken)
-    await observer.pool(ACCOUNT, "a", fresh=False)
+    await time.tick()
 
     pools.pools["a"] = {"target": 2}
     assert await observer.pool(ACCOUNT, "a", fresh=True) == {"target": 2}  # its own GET, folded in
-    clock.now = INTERVAL
-    await observer.pool(ACCOUNT, "a", fresh=False)
-    assert not woken.is_set(), "the list only repeats what the pool already read for itself"
+    await time.tick()
+    assert pools.lists == 2 and not woken.is_set(), "the list only repeats what the pool read itself"
 
     observer.unwatch(ACCOUNT, "a", woken)
-    pools.pools["a"] = {"target": 3}
-    clock.now = 2 * INTERVAL
-    await observer.pool(ACCOUNT, "a", fresh=False)
-    assert not woken.is_set()
+    await time.tick()
+    assert pools.lists == 2, "nobody watches the account any more: no list"
+    await observer.close()
