@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import condition, pool_manifest
+from operator_helpers import condition, pool_manifest
 
 from azbatch_operator.sandbox import Sandbox, wait_until
 

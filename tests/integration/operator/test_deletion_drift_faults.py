@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import azure_pool, condition, pool_id, pool_manifest
+from operator_helpers import azure_pool, condition, pool_id, pool_manifest
 
 from azbatch_operator.metrics import AZURE_THROTTLED
 from azbatch_operator.sandbox import Sandbox, wait_until

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import condition, pool_manifest
+from operator_helpers import condition, pool_manifest
 
 from azbatch_kubemock import KubeApiError
 from azbatch_operator.cli import main

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from azure.mgmt.batch import BatchManagementClient
-from conftest import FAST, azure_pool, condition, pool_manifest
+from operator_helpers import FAST, azure_pool, condition, pool_manifest
 
 from azbatch_emulator.sdk import secret_credential
 from azbatch_operator.sandbox import Sandbox, SandboxSettings

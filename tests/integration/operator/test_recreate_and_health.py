@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from conftest import condition, pool_manifest
+from operator_helpers import condition, pool_manifest
 
 from azbatch_operator.sandbox import Sandbox, wait_until
 

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterator
 
 import pytest
-from conftest import azure_pool, condition, pool_manifest
+from operator_helpers import azure_pool, condition, pool_manifest
 
 from azbatch_operator.sandbox import Sandbox, SandboxSettings, wait_until
 
