@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
 import secrets
 import signal
@@ -287,6 +288,55 @@ class Sandbox:
         what = f"{type_}={status}" + (f" ({reason})" if reason else "")
         found: dict[str, Any] = self.kube.wait_for(_ref(name, namespace), holds, what, timeout=timeout)
         return found
+
+
+def pool_manifest(name: str, namespace: str = "default", **spec_overrides: Any) -> dict[str, Any]:
+    """A small Linux pool with one extension, for stories and tests (`Sandbox.retarget` points it at
+    the emulator's account)."""
+    spec: dict[str, Any] = {
+        "account": {
+            "subscriptionId": "00000000-0000-0000-0000-000000000000",
+            "resourceGroup": "rg",
+            "accountName": "acct",
+        },
+        "vmSize": "STANDARD_D2S_V3",
+        "deploymentConfiguration": {
+            "virtualMachineConfiguration": {
+                "imageReference": {
+                    "publisher": "Canonical",
+                    "offer": "ubuntu-24_04-lts",
+                    "sku": "server",
+                    "version": "latest",
+                },
+                "nodeAgentSkuId": "batch.node.ubuntu 24.04",
+                "extensions": [
+                    {
+                        "name": "monitor",
+                        "type": "AzureMonitorLinuxAgent",
+                        "publisher": "Microsoft.Azure.Monitor",
+                        "typeHandlerVersion": "1.0",
+                        "autoUpgradeMinorVersion": True,
+                    }
+                ],
+            }
+        },
+        "scaleSettings": {"fixedScale": {"targetDedicatedNodes": 2, "resizeTimeout": "PT15M"}},
+    }
+    spec.update(copy.deepcopy(spec_overrides))
+    return {
+        "apiVersion": "azbatch.dev/v1alpha1",
+        "kind": "BatchPool",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def condition(obj: Mapping[str, Any] | None, type_: str) -> dict[str, Any]:
+    """The object's status condition of this type ({} when it has none)."""
+    for item in ((obj or {}).get("status") or {}).get("conditions") or ():
+        if item.get("type") == type_:
+            return dict(item)
+    return {}
 
 
 def _ref(name: str, namespace: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import fnmatch
 import os
 import threading
@@ -20,7 +19,7 @@ from azure.mgmt.batch import BatchManagementClient
 
 from azbatch_emulator.sdk import secret_credential
 from azbatch_kubemock.kubeconfig import write_kubeconfig
-from azbatch_operator.sandbox import Sandbox, wait_until
+from azbatch_operator.sandbox import Sandbox, condition, wait_until
 
 FAST: dict[str, Any] = {
     "time_scale": 300.0,
@@ -39,56 +38,9 @@ OWNER_TAG = "azbatch.dev/owner"
 VMC = ("deploymentConfiguration", "virtualMachineConfiguration")
 
 
-def pool_manifest(name: str, namespace: str = "default", **spec_overrides: Any) -> dict[str, Any]:
-    """A small Linux pool with one extension (Sandbox.retarget points it at the emulator's account)."""
-    spec: dict[str, Any] = {
-        "account": {
-            "subscriptionId": "00000000-0000-0000-0000-000000000000",
-            "resourceGroup": "rg",
-            "accountName": "acct",
-        },
-        "vmSize": "STANDARD_D2S_V3",
-        "deploymentConfiguration": {
-            "virtualMachineConfiguration": {
-                "imageReference": {
-                    "publisher": "Canonical",
-                    "offer": "ubuntu-24_04-lts",
-                    "sku": "server",
-                    "version": "latest",
-                },
-                "nodeAgentSkuId": "batch.node.ubuntu 24.04",
-                "extensions": [
-                    {
-                        "name": "monitor",
-                        "type": "AzureMonitorLinuxAgent",
-                        "publisher": "Microsoft.Azure.Monitor",
-                        "typeHandlerVersion": "1.0",
-                        "autoUpgradeMinorVersion": True,
-                    }
-                ],
-            }
-        },
-        "scaleSettings": {"fixedScale": {"targetDedicatedNodes": 2, "resizeTimeout": "PT15M"}},
-    }
-    spec.update(copy.deepcopy(spec_overrides))
-    return {
-        "apiVersion": "azbatch.dev/v1alpha1",
-        "kind": "BatchPool",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-
-
 def extensions_of(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = manifest["spec"][VMC[0]][VMC[1]]["extensions"]
     return found
-
-
-def condition(obj: Mapping[str, Any] | None, type_: str) -> dict[str, Any]:
-    for item in ((obj or {}).get("status") or {}).get("conditions") or ():
-        if item.get("type") == type_:
-            return dict(item)
-    return {}
 
 
 def ensure_namespace(sandbox: Sandbox, name: str) -> None:

@@ -22,14 +22,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import FAST, condition, create_secret, extensions_of, pool_manifest
+from reliability_helpers import FAST, create_secret, extensions_of
 
 from azbatch_kubemock import KubeApiError
 from azbatch_operator import validation
 from azbatch_operator.config import OperatorConfig
 from azbatch_operator.kube.api import SecretUnreadableError
 from azbatch_operator.reconciler import PoolMemory, Runtime, finalize, reconcile, resource_document
-from azbatch_operator.sandbox import Sandbox, SandboxSettings, wait_until
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, condition, pool_manifest, wait_until
 
 # -- what bad input looks like -------------------------------------------------------------------
 

@@ -22,11 +22,10 @@ from reliability_helpers import (
     calls_that_reached_azure,
     extensions_of,
     owner_of,
-    pool_manifest,
     wait_converged,
 )
 
-from azbatch_operator.sandbox import Sandbox, SandboxSettings
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, pool_manifest
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,11 @@ from reliability_helpers import (
     calls_that_reached_azure,
     extensions_of,
     owner_of,
-    pool_manifest,
     route_operator_through,
     wait_converged,
 )
 
-from azbatch_operator.sandbox import Sandbox, SandboxSettings, wait_until
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, pool_manifest, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_helpers import STEPPED, calls_that_reached_azure, pool_manifest, wait_converged
+from reliability_helpers import STEPPED, calls_that_reached_azure, wait_converged
 
 from azbatch_kubemock import KubeApiError
-from azbatch_operator.sandbox import Sandbox, SandboxSettings, wait_until
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, pool_manifest, wait_until
 
 LEASE = {
     "apiVersion": "coordination.k8s.io/v1",

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
-from reliability_helpers import FAST, condition, create_secret, extensions_of, pool_manifest, wait_converged
+from reliability_helpers import FAST, create_secret, extensions_of, wait_converged
 
 from azbatch_operator.metrics import REGISTRY
-from azbatch_operator.sandbox import Sandbox, SandboxSettings, wait_until
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, condition, pool_manifest, wait_until
 
 TOKEN = secrets.token_hex(8)
 SECRETS = {

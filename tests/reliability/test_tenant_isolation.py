@@ -11,18 +11,16 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from reliability_helpers import (
     FAST,
-    condition,
     create_secret,
     ensure_namespace,
     extensions_of,
     management_client,
     owner_of,
-    pool_manifest,
     wait_converged,
 )
 
 from azbatch_kubemock import KubeApiError
-from azbatch_operator.sandbox import Sandbox, SandboxSettings
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, condition, pool_manifest
 
 TEAM_A, TEAM_B, TEAM_C = "team-a", "team-b", "team-c"
 # A second Batch account with a known id, so the allowlist can be written before the operator starts.

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from operator_helpers import condition, pool_manifest
-
-from azbatch_operator.sandbox import Sandbox, wait_until
+from azbatch_operator.sandbox import Sandbox, condition, pool_manifest, wait_until
 
 
 def test_a_timed_out_allocation_is_resized_again(sandbox: Sandbox) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from operator_helpers import azure_pool, condition, pool_id, pool_manifest
+from operator_helpers import azure_pool, pool_id
 
 from azbatch_operator.metrics import AZURE_THROTTLED
-from azbatch_operator.sandbox import Sandbox, wait_until
+from azbatch_operator.sandbox import Sandbox, condition, pool_manifest, wait_until
 
 
 def test_delete_policy_deletes_the_pool_and_waits_for_azure(sandbox: Sandbox) -> None:

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from operator_helpers import condition, pool_manifest
 
 from azbatch_kubemock import KubeApiError
 from azbatch_operator.cli import main
-from azbatch_operator.sandbox import Sandbox, wait_until
+from azbatch_operator.sandbox import Sandbox, condition, pool_manifest, wait_until
 
 
 def test_apply_creates_the_pool_and_reports_ready(sandbox: Sandbox) -> None:

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from azure.mgmt.batch import BatchManagementClient
-from operator_helpers import FAST, azure_pool, condition, pool_manifest
+from operator_helpers import FAST, azure_pool
 
 from azbatch_emulator.sdk import secret_credential
-from azbatch_operator.sandbox import Sandbox, SandboxSettings
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, condition, pool_manifest
 
 
 def _create_by_hand(sandbox: Sandbox, name: str) -> None:

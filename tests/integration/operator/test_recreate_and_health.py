@@ -5,9 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from operator_helpers import condition, pool_manifest
-
-from azbatch_operator.sandbox import Sandbox, wait_until
+from azbatch_operator.sandbox import Sandbox, condition, pool_manifest, wait_until
 
 
 def _extensions(manifest: dict[str, Any]) -> list[dict[str, Any]]:

@@ -6,9 +6,9 @@ import copy
 from collections.abc import Iterator
 
 import pytest
-from operator_helpers import azure_pool, condition, pool_manifest
+from operator_helpers import azure_pool
 
-from azbatch_operator.sandbox import Sandbox, SandboxSettings, wait_until
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, condition, pool_manifest, wait_until
 
 # Slow enough that every recreate step lasts a few real seconds; the operator runs as its own process.
 SETTINGS = {"time_scale": 40.0, "resync_interval": 2.0, "health_interval": 1.0, "active_requeue": 0.3}
