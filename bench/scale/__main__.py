@@ -43,11 +43,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--out", type=Path, default=None, help="results JSON (default bench/results/latest.json)"
     )
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="RESULTS",
+        help="print the README tables of a results file, run nothing",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    if args.markdown is not None:
+        print(report.markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
+        return 0
     profile = phases.Profile.quick() if args.quick else phases.Profile()
     if args.resync is not None:
         profile = replace(profile, resync_interval=args.resync)

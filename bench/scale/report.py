@@ -170,3 +170,46 @@ def table(doc: Mapping[str, Any]) -> str:
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def markdown(doc: Mapping[str, Any]) -> str:
+    """The README's tables for a results document (`python -m bench.scale --markdown FILE`)."""
+    m = doc["machine"]
+    lines = [
+        f"{doc['mode'].capitalize()} run of {doc['generated']} on {m['cpu']}, {m['cores']} cores,"
+        f" {m['memory']}, Python {m['python']}; resync interval {doc['profile']['resync_interval']:g} s"
+        f" standing for 60 s, emulator time x{doc['profile']['time_scale']:g}.",
+        "",
+        "| pools | ARM reads/hour: operator | baseline | fewer | drift written back | restart writes"
+        " | reaction p50 / p99 | cold start (floor) | RSS |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for f in sorted(doc["fleets"], key=lambda f: f["pools"]):
+        r, c, d = f["reads"], f["cold_start"], f["drift"]
+        lines.append(
+            f"| {f['pools']:,} | {r['operator_per_hour']:,.0f} | {r['baseline_per_hour']:,.0f}"
+            f" | {r['baseline_over_operator']:,.0f}x"
+            f" | {max(d['seconds']):.1f} s ({d['resync_interval']:g} s interval)"
+            f" | {f['restart']['azure_writes']} | {f['reaction']['p50_seconds'] * 1000:.0f} /"
+            f" {f['reaction']['p99_seconds'] * 1000:.0f} ms | {c['operator_seconds']:.1f} s"
+            f" ({c['floor_seconds']:.1f} s) | {f['memory']['operator_rss_mib_peak']:.0f} MiB |"
+        )
+    if doc["extension_health"]:
+        lines += [
+            "",
+            "| nodes | data-plane calls per observation | one call per node | failing extension seen |",
+        ]
+        lines.append("| ---: | ---: | ---: | ---: |")
+        for h in doc["extension_health"]:
+            seen = h["failure_detection_seconds"]
+            shown = "-" if seen is None else f"{seen:.2f} s ({h['health_interval']:g} s interval)"
+            lines.append(
+                f"| {h['nodes']:,} | {h['calls_per_observation']:.0f} | {h['naive_calls_per_observation']:,}"
+                f" | {shown} |"
+            )
+    lines += ["", "Goals, judged at the largest size:", ""]
+    for name, check in doc["goals"].items():
+        value = check["value"]
+        shown = ", ".join(f"{v:.2f}" for v in value) if isinstance(value, list) else f"{value:.2f}"
+        lines.append(f"- {'met' if check['met'] else '**missed**'}: {name} {shown} ({check['goal']})")
+    return "\n".join(lines)

@@ -81,6 +81,8 @@ def test_the_document_judges_each_goal_and_renders(fleet, health, tmp_path: Path
     json.dumps(doc)  # the results file is plain JSON
     text = report.table(doc)
     assert "baseline/operator" in text and "MET  restart" in text
+    table = report.markdown(doc)
+    assert "| 6 |" in table and "- met: restart 0.00" in table
     pytest.importorskip("matplotlib")
     png = plot.render(doc, tmp_path / "latest.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
