@@ -135,6 +135,12 @@ class RecordingAzure:
     def remember(self, account: Any, name: str, pool: Any) -> None:
         return None
 
+    def watch(self, account: Any, name: str, wakeup: Any) -> None:
+        return None
+
+    def unwatch(self, account: Any, name: str, wakeup: Any) -> None:
+        return None
+
     async def create(self, account: Any, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         self.writes.append(f"PUT {name}")
         return {"name": name, "properties": dict(body.get("properties") or {})}
