@@ -72,12 +72,17 @@ class Profile:
 def _sandbox(profile: Profile, **overrides: Any) -> Iterator[Sandbox]:
     """A Sandbox in its own work dir. `EmulatorProcess` does not create a missing state dir, so the
     benchmark creates `<workdir>/azure` first (the Sandbox's emulator-as-subprocess path needs it)."""
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the stand-in's per-request log
-    with tempfile.TemporaryDirectory(prefix="azbatch-bench-", dir=profile.workdir) as workdir:
-        (Path(workdir) / "azure").mkdir()
-        with Sandbox(_settings(profile, workdir=Path(workdir), **overrides)) as sandbox:
-            sandbox.kube.timeout = 120.0  # a thousand creates queue up in the stand-in
-            yield sandbox
+    access = logging.getLogger("aiohttp.access")  # the stand-in's per-request log: quiet while here,
+    level = access.level  # and as it was afterwards (the test run goes on with other tests)
+    access.setLevel(logging.WARNING)
+    try:
+        with tempfile.TemporaryDirectory(prefix="azbatch-bench-", dir=profile.workdir) as workdir:
+            (Path(workdir) / "azure").mkdir()
+            with Sandbox(_settings(profile, workdir=Path(workdir), **overrides)) as sandbox:
+                sandbox.kube.timeout = 120.0  # a thousand creates queue up in the stand-in
+                yield sandbox
+    finally:
+        access.setLevel(level)
 
 
 def _settings(profile: Profile, **overrides: Any) -> SandboxSettings:
