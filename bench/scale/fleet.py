@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from azbatch_operator import rendering, validation
+from azbatch_operator.sandbox import pool_manifest
 
 API_VERSION = "azbatch.dev/v1alpha1"
 KIND = "BatchPool"
@@ -30,32 +31,24 @@ def pool_name(index: int, prefix: str = "bench") -> str:
 
 
 def manifest(name: str, info: Mapping[str, Any], *, nodes: int, extension: bool = False) -> dict[str, Any]:
-    vm: dict[str, Any] = {
-        "imageReference": {
-            "publisher": "Canonical",
-            "offer": "ubuntu-24_04-lts",
-            "sku": "server",
-            "version": "latest",
+    """The sandbox's sample pool in the emulator's account, `nodes` dedicated nodes, with or
+    without a VM extension."""
+    document = pool_manifest(
+        name,
+        NAMESPACE,
+        account={
+            "subscriptionId": info["subscription_id"],
+            "resourceGroup": info["resource_group"],
+            "accountName": info["account_name"],
         },
-        "nodeAgentSkuId": "batch.node.ubuntu 24.04",
-    }
+        scaleSettings={"fixedScale": {"targetDedicatedNodes": nodes, "resizeTimeout": "PT30M"}},
+    )
+    vm = document["spec"]["deploymentConfiguration"]["virtualMachineConfiguration"]
     if extension:
         vm["extensions"] = [dict(EXTENSION)]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "account": {
-                "subscriptionId": info["subscription_id"],
-                "resourceGroup": info["resource_group"],
-                "accountName": info["account_name"],
-            },
-            "vmSize": "STANDARD_D2S_V3",
-            "deploymentConfiguration": {"virtualMachineConfiguration": vm},
-            "scaleSettings": {"fixedScale": {"targetDedicatedNodes": nodes, "resizeTimeout": "PT30M"}},
-        },
-    }
+    else:
+        vm.pop("extensions", None)
+    return document
 
 
 def arm_body(document: Mapping[str, Any]) -> dict[str, Any]:
