@@ -67,6 +67,12 @@ class OperatorConfig:
         if allowlist is not None and not isinstance(allowlist, Mapping):
             raise ConfigError("accountAllowlist must map a namespace to a list of Batch account ARM ids")
         election = data.get("leaderElection") or {}
+        for key in ("resyncInterval", "healthInterval", "activeRequeue", "healthNodeBudget"):
+            value = data.get(key)
+            if value is not None and (not isinstance(value, int | float) or value <= 0):
+                raise ConfigError(
+                    f"{key} must be a number above 0 (seconds; nodes for the budget), not {value!r}"
+                )
         try:
             return cls(
                 resync_interval=float(data.get("resyncInterval", 60)),

@@ -21,3 +21,11 @@ def test_digest_key_must_be_long_enough(tmp_path) -> None:  # type: ignore[no-un
         load_config(None, env={"AZBATCH_DIGEST_KEY_FILE": str(key)})
     key.write_bytes(b"k" * 32)
     assert load_config(None, env={"AZBATCH_DIGEST_KEY_FILE": str(key)}).digest_key == b"k" * 32
+
+
+def test_intervals_must_be_above_zero() -> None:
+    # A zero interval would list every account's pools in a tight loop.
+    for key in ("resyncInterval", "healthInterval", "activeRequeue", "healthNodeBudget"):
+        with pytest.raises(ConfigError, match=f"{key} must be a number above 0"):
+            OperatorConfig.from_mapping({key: 0})
+    assert OperatorConfig.from_mapping({"resyncInterval": 0.5}).resync_interval == 0.5
