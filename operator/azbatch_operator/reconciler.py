@@ -91,7 +91,7 @@ class Runtime:
     def tunables(self) -> Tunables:
         return Tunables(
             active_requeue=self.config.active_requeue,
-            steady_requeue=self.config.resync_interval,
+            steady_requeue=self.config.resync_interval * self.jitter(),
             resize_backoff=self.config.resize_retry_backoff,
         )
 
@@ -253,10 +253,7 @@ async def _reconcile(
     extensions, verdict = await _observe_health(runtime, memory, account, pool_name, spec, observed, events)
     report = Report(step.progress, observed, step.recreate, extensions, verdict)
     result = "stalled" if step.progress.phase is Phase.STALLED else "success"
-    requeue = step.requeue_after
-    if step.progress.phase is Phase.READY:
-        requeue *= runtime.jitter()
-    return _Outcome(report, requeue, result)
+    return _Outcome(report, step.requeue_after, result)
 
 
 def _watch(runtime: Runtime, memory: PoolMemory, account: AccountRef, pool_name: str) -> None:

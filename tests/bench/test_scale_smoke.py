@@ -4,22 +4,14 @@ properties the benchmark exists to show hold there too (they are size-independen
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from bench.scale import __main__ as cli
 from bench.scale import phases, plot, report
 
-TINY = phases.Profile(
-    resync_interval=1.5,
-    active_requeue=0.3,
-    windows=2,
-    reaction_samples=3,
-    drift_samples=1,
-    health_interval=1.0,
-    health_windows=2,
-    timeout=60.0,
-)
+TINY = replace(phases.Profile.quick(), resync_interval=1.5, reaction_samples=3, timeout=60.0, poll=1.0)
 
 
 @pytest.fixture(scope="module")
