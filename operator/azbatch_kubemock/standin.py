@@ -45,6 +45,10 @@ KOPF_PEERINGS = {
     "kopfpeerings": ("KopfPeering", True),
 }
 
+# What ``/version`` reports: inside the chart's supported range (Chart.yaml ``kubeVersion``) and
+# within kubectl's one-minor skew of the kubectl the dev extra installs (kmock itself says 1.26).
+SERVER_VERSION = {"major": "1", "minor": "36", "gitVersion": "v1.36.2"}
+
 GVR = tuple[str, str, str]
 Predicate = Callable[[Mapping[str, Any]], bool]
 
@@ -669,6 +673,11 @@ class KubeStandIn(kmock.KubernetesEmulator):
 
     async def _serve_delete(self, request: rendering.Request) -> rendering.Payload:
         return self._results[request]
+
+    async def _serve_server_version(self, request: rendering.Request) -> rendering.Payload:
+        version = await super()._serve_server_version(request)
+        assert isinstance(version, dict)
+        return {**version, **SERVER_VERSION, "gitCommit": ""}
 
     async def _serve_openapi(self, request: rendering.Request) -> rendering.Payload:
         by_group_version: dict[str, list[ResourceSpec]] = collections.defaultdict(list)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,11 @@ from azure.mgmt.batch.aio import BatchManagementClient
 
 from azbatch_emulator.admin import AdminClient
 
-REFERENCE = Path("/work/shared/reference")
-EXAMPLES = REFERENCE / "azure-examples"
+# Copies in the repository of public wire examples (azure-rest-api-specs, MIT) and of seed 001's
+# request bodies ("Use extensions with Batch pools"); the unit tests read the same files.
+TESTS = Path(__file__).resolve().parents[2]
+EXAMPLES = TESTS / "unit" / "rendering" / "fixtures"
+SEED_BODIES = TESTS / "unit" / "models" / "fixtures"
 
 
 def management_client(info: dict[str, Any], credential: Any, **kwargs: Any) -> BatchManagementClient:
@@ -44,11 +46,6 @@ class StaticToken:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
-
-
-def example(relative: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLES / relative).read_text())
-    return data
 
 
 def small_pool(

@@ -13,7 +13,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.batch.aio import BatchManagementClient
 from emulator_helpers import (
     EXAMPLES,
-    REFERENCE,
+    SEED_BODIES,
     key_vault_extension,
     management_client,
     small_pool,
@@ -29,20 +29,14 @@ GALLERY_IMAGE = (
 
 def seed_linux_pool_body() -> dict[str, Any]:
     """The Linux request body from seed 001 (the Windows one in that page is not valid JSON)."""
-    text = (REFERENCE / "seeds" / "001_fe94ea9e0523b25d.txt").read_text()
-    start = text.index("Request Body for Linux node")
-    start = text.index("{", start)
-    body, _ = json.JSONDecoder().raw_decode(text[start:])
-    return dict(body)
+    return dict(json.loads((EXAMPLES / "seed-001-linux-body.json").read_text()))
 
 
 def seed_windows_pool_body() -> dict[str, Any]:
     """Seed 001's Windows body, repaired: its observedCertificates entry lacks the `url` key."""
-    text = (REFERENCE / "seeds" / "001_fe94ea9e0523b25d.txt").read_text()
-    start = text.index("{", text.index("Request Body for Windows node"))
-    end = text.index("Get extension data from a pool")
-    repaired = re.sub(r'\{\s*("https://[^"]+")\s*\n', r'{"url": \1,\n', text[start:end])
-    body, _ = json.JSONDecoder().raw_decode(repaired)
+    text = (SEED_BODIES / "seed-001-windows-body.txt").read_text()
+    repaired = re.sub(r'\{\s*("https://[^"]+")\s*\n', r'{"url": \1,\n', text)
+    body, _ = json.JSONDecoder().raw_decode(repaired.strip())
     return dict(body)
 
 
@@ -66,7 +60,7 @@ def as_request(pool: dict[str, Any]) -> dict[str, Any]:
 
 
 def pool_examples() -> list[tuple[str, dict[str, Any]]]:
-    folder = EXAMPLES / "mgmt-2025-06-01"
+    folder = EXAMPLES
     cases = [
         (path.stem, json.loads(path.read_text())["parameters"]["parameters"])
         for path in sorted(folder.glob("PoolCreate_*.json"))

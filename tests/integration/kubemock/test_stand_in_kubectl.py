@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import yaml
 
 from azbatch_kubemock import KubeClient, KubeStandInThread
 
@@ -232,3 +234,17 @@ def test_get_watch_prints_rows_as_objects_change(
         rest, errors = watch.communicate(timeout=30)
     rows = [line.split()[:2] for line in rest.splitlines()]
     assert rows == [["w1", "5"], ["w2", "2"]], errors
+
+
+def test_the_server_version_is_in_the_charts_range_and_kubectl_does_not_warn(kubectl: Kubectl) -> None:
+    chart_file = pathlib.Path(__file__).parents[3] / "helm/azbatch-operator/Chart.yaml"
+    chart = yaml.safe_load(chart_file.read_text())
+    minimum = re.match(r">=(\d+)\.(\d+)", chart["kubeVersion"])
+    assert minimum is not None
+    done = kubectl("version", "-o", "json")
+    versions = json.loads(done.stdout)
+    server, client = versions["serverVersion"], versions["clientVersion"]
+    assert (int(server["major"]), int(server["minor"])) >= (int(minimum[1]), int(minimum[2]))
+    assert server["gitVersion"].startswith(f"v{server['major']}.{server['minor']}.")
+    assert abs(int(client["minor"].rstrip("+")) - int(server["minor"])) <= 1, "kubectl warns about skew"
+    assert "version difference" not in done.stderr

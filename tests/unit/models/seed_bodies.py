@@ -9,7 +9,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-REFERENCE = REPO.parent / "shared" / "reference"
 ACCOUNT = {
     "subscriptionId": "12345678-1234-1234-1234-123456789012",
     "resourceGroup": "default-azurebatch-japaneast",
@@ -28,13 +27,6 @@ def seed_bodies_raw() -> dict[str, str]:
         "linux": (FIXTURES / "seed-001-linux-body.json").read_text(encoding="utf-8").strip(),
         "windows": (FIXTURES / "seed-001-windows-body.txt").read_text(encoding="utf-8").strip(),
     }
-
-
-def seed_bodies_from_reference(seed_text: str) -> dict[str, str]:
-    """The same two bodies cut out of the seed page's text (to check the copies)."""
-    linux = seed_text.split("Request Body for Linux node", 1)[1].split("Request Body for Windows node", 1)[0]
-    windows = seed_text.split("Request Body for Windows node", 1)[1].split("Get extension data", 1)[0]
-    return {"linux": linux.strip(), "windows": windows.strip()}
 
 
 def repair_windows_body(text: str) -> str:
