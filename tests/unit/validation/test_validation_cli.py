@@ -11,6 +11,7 @@ import pytest
 import yaml
 from manifest_edits import EXAMPLES, VMC, edit, load_example
 
+from azbatch_operator import cli
 from azbatch_operator.commands import validate as command
 
 
@@ -92,3 +93,60 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert report["name"] == "keyvault-linux" and report["errors"] is True
     assert report["findings"][0]["path"] == f"{VMC}.extensions[0].type"
     assert report["findings"][0]["severity"] == "error"
+
+
+def test_files_are_positional_as_the_docs_write_them(capsys: pytest.CaptureFixture[str]) -> None:
+    linux, windows = str(EXAMPLES / "keyvault-linux.yaml"), str(EXAMPLES / "keyvault-windows.yaml")
+    assert run(linux, "-f", windows) == 0
+    out = capsys.readouterr().out
+    assert f"{linux}: BatchPool/keyvault-linux: valid" in out
+    assert f"{windows}: BatchPool/keyvault-windows: valid" in out
+
+
+def test_a_directory_checks_every_manifest_in_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pool.yml").write_text(yaml.safe_dump(load_example("autoscale")))
+    (tmp_path / "pool.json").write_text(json.dumps(edit(load_example("gallery-image"), "spec.vmSize", 5)))
+    (tmp_path / "kustomization.yaml").write_text("resources: [pool.yml]\n")
+    (tmp_path / "README.md").write_text("not a manifest")
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "deep.yaml").write_text(yaml.safe_dump(load_example("keyvault-linux")))
+    assert run(str(tmp_path)) == 1
+    out = capsys.readouterr().out
+    assert f"{tmp_path}/pool.yml: BatchPool/autoscale: valid" in out
+    assert f"{tmp_path}/pool.json: BatchPool/gallery-image: error: spec.vmSize" in out
+    assert f"{tmp_path}/kustomization.yaml: skipped: no BatchPool document" in out
+    assert "README.md" not in out and "deep.yaml" not in out
+    assert run("-R", str(tmp_path), "-o", "json") == 1
+    reports = json.loads(capsys.readouterr().out)
+    assert [Path(r["file"]).name for r in reports] == [
+        "kustomization.yaml",
+        "deep.yaml",
+        "pool.json",
+        "pool.yml",
+    ]
+
+
+def test_the_examples_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(str(EXAMPLES)) == 0
+    assert capsys.readouterr().out.count(": valid\n") == len(list(EXAMPLES.glob("*.yaml")))
+
+
+def test_a_directory_without_a_batch_pool_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "secret.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n")
+    assert run(str(tmp_path)) == 1
+    assert f"{tmp_path}: error: no BatchPool document in any" in capsys.readouterr().out
+
+
+def test_stdin_as_a_positional_dash(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (EXAMPLES / "autoscale.yaml").read_text()
+    assert run("-", stdin=text, monkeypatch=monkeypatch) == 0
+    assert capsys.readouterr().out == "-: BatchPool/autoscale: valid\n"
+
+
+def test_no_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["validate"]) == 2
+    assert "validate pool.yaml" in capsys.readouterr().err
