@@ -22,6 +22,8 @@ from azbatch_emulator.timings import Timings
 _etag_counter = itertools.count(1)
 _CORES = re.compile(r"^(?:standard_|basic_)?[a-z]+?(\d+)", re.IGNORECASE)
 _ASSIGN = re.compile(r"^\s*\$(\w+)\s*=\s*(.+?)\s*$")
+TIMEOUT_CODES = ("AllocationTimedout", "RemoveNodesFailed")
+"""Resize errors that end a resize at its resizeTimeout."""
 
 
 def new_etag(now: float) -> str:
@@ -34,8 +36,20 @@ def cores_of(vm_size: str) -> int:
     return max(int(match.group(1)), 1) if match else 1
 
 
-def evaluate_formula(formula: str) -> tuple[int, int, str]:
-    """Targets from an autoscale formula. Constant assignments are honoured; anything else yields 0."""
+DEALLOCATION_OPTIONS = ("Requeue", "Terminate", "TaskCompletion", "RetainedData")
+
+
+def deallocation_option(text: str) -> str:
+    """The spec's spelling of a node deallocation option (formulas write `taskcompletion`)."""
+    wanted = text.strip().lower()
+    return next((o for o in DEALLOCATION_OPTIONS if o.lower() == wanted), "Requeue")
+
+
+def evaluate_formula(formula: str) -> tuple[int, int, str, str]:
+    """(dedicated, low priority, results, $NodeDeallocationOption) from an autoscale formula.
+
+    Constant assignments are honoured; anything else yields 0. The option defaults to requeue,
+    as ComputeNodeDeallocationOption does everywhere in the spec."""
     values = {"TargetDedicatedNodes": 0, "TargetLowPriorityNodes": 0}
     option = "requeue"
     for statement in re.split(r"[;\n]", formula):
@@ -51,7 +65,36 @@ def evaluate_formula(formula: str) -> tuple[int, int, str]:
         f"$TargetDedicatedNodes={values['TargetDedicatedNodes']};"
         f"$TargetLowPriorityNodes={values['TargetLowPriorityNodes']};$NodeDeallocationOption={option}"
     )
-    return values["TargetDedicatedNodes"], values["TargetLowPriorityNodes"], results
+    return (
+        values["TargetDedicatedNodes"],
+        values["TargetLowPriorityNodes"],
+        results,
+        deallocation_option(option),
+    )
+
+
+def scale_targets(props: dict[str, Any]) -> tuple[int, int, str, str]:
+    """(dedicated, low priority, resizeTimeout, nodeDeallocationOption) that `props` ask for.
+
+    Pure: reading the targets of a body that is not stored yet (a write being checked) must not
+    touch the pool. No scaleSettings means fixed scale at 0 dedicated nodes (ScaleSettings in the
+    spec); resizeTimeout defaults to PT15M and nodeDeallocationOption to Requeue."""
+    scale = props.get("scaleSettings") or {}
+    auto = scale.get("autoScale")
+    if isinstance(auto, dict):
+        dedicated, low, _, option = evaluate_formula(str(auto.get("formula", "")))
+        return dedicated, low, "PT15M", option
+    fixed = scale.get("fixedScale") or {}
+    return (
+        int(fixed.get("targetDedicatedNodes", 0) or 0),
+        int(fixed.get("targetLowPriorityNodes", 0) or 0),
+        str(fixed.get("resizeTimeout", "PT15M")),
+        str(fixed.get("nodeDeallocationOption", "Requeue")),
+    )
+
+
+def autoscaled(props: dict[str, Any]) -> bool:
+    return isinstance((props.get("scaleSettings") or {}).get("autoScale"), dict)
 
 
 def os_mismatch(extension_type: str, *, windows: bool) -> bool:
@@ -173,21 +216,15 @@ class Pool:
 
     # --- scale -----------------------------------------------------------------------------
     def desired_targets(self, now: float) -> tuple[int, int, str, str]:
-        """(dedicated, low priority, resizeTimeout, nodeDeallocationOption) from scaleSettings."""
-        scale = self.properties.get("scaleSettings") or {}
-        auto = scale.get("autoScale")
+        """(dedicated, low priority, resizeTimeout, nodeDeallocationOption) from scaleSettings;
+        an autoscale pool records the evaluation in `autoScaleRun`."""
+        auto = (self.properties.get("scaleSettings") or {}).get("autoScale")
         if isinstance(auto, dict):
-            dedicated, low, results = evaluate_formula(str(auto.get("formula", "")))
+            results = evaluate_formula(str(auto.get("formula", "")))[2]
             self.autoscale_run = {"evaluationTime": iso(now), "results": results}
-            return dedicated, low, "PT15M", "Requeue"
-        self.autoscale_run = None
-        fixed = scale.get("fixedScale") or {}
-        return (
-            int(fixed.get("targetDedicatedNodes", 0) or 0),
-            int(fixed.get("targetLowPriorityNodes", 0) or 0),
-            str(fixed.get("resizeTimeout", "PT15M")),
-            str(fixed.get("nodeDeallocationOption", "Requeue")),
-        )
+        else:
+            self.autoscale_run = None
+        return scale_targets(self.properties)
 
     def resize_to(
         self,
@@ -320,11 +357,27 @@ class Pool:
         return node
 
     def stop_resize(self, now: float) -> None:
+        """Stop the resize where it stands (ARM "Pool - Stop Resize"): the pool keeps the nodes it
+        has, nodes not allocated yet are not, and nodes still waiting to be removed stay (their
+        removal had not begun). Nodes already leaving finish leaving: the documents are silent and
+        a deallocation under way cannot be taken back. allocationState is Stopping, then Steady,
+        and the resize reports ResizeStopped (PoolResizeErrorCodes: "the user stopped the resize
+        operation"); timeouts that will now never happen are dropped."""
         if not self.resize or now >= self.resize.end:
             return
         self.nodes = [n for n in self.nodes if n.appear_at <= now]
+        for node in self.nodes:
+            if node.leave_at is not None and node.leave_at > now:
+                node.leave_at = node.gone_at = None
         self.resize.end = self._settles_at(now, now + self.timings.stop_resize)
         self.resize.stopping = True
+        self.resize.errors = [e for e in self.resize.errors if e["code"] not in TIMEOUT_CODES]
+        self.resize.errors.append(
+            {
+                "code": "ResizeStopped",
+                "message": "Desired number of nodes could not be reached because the resize was stopped",
+            }
+        )
         self.allocation_since = now
 
     def start_delete(self, now: float) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from azbatch_emulator.clock import SimClock, parse_duration
 from azbatch_emulator.errors import ServiceError
-from azbatch_emulator.pools import Pool
+from azbatch_emulator.pools import Pool, autoscaled, scale_targets
 from azbatch_emulator.rules import (
     check_account_name,
     check_pool_name,
@@ -171,6 +171,7 @@ class Store:
             steady_and_empty=existing.is_steady_and_empty(now),
             replace=True,
         )
+        check_not_resizing(existing, stored["properties"], now)
         old_targets = existing.desired_targets(now)
         existing.body = stored
         existing.touch(now)
@@ -196,6 +197,8 @@ class Store:
         )
         merged = {**pool.properties, **props}
         validate_pool_properties(merged, timings=self.timings)
+        if "scaleSettings" in props:
+            check_not_resizing(pool, merged, now)
         old_targets = pool.desired_targets(now)
         pool.body["properties"] = merged
         for key in ("identity", "tags"):
@@ -364,11 +367,38 @@ def _timeout_seconds(text: str, timings: Timings) -> float:
 
 def needs_resize(pool: Pool, old_targets: tuple[int, int, str, str], now: float) -> bool:
     """Scale settings were written: resize if the targets changed, or if a steady pool stands short
-    of (or above) them, e.g. after AllocationTimedout or AccountCoreQuotaReached (a retry)."""
+    of (or above) them, e.g. after AllocationTimedout or AccountCoreQuotaReached (a retry).
+
+    While a resize runs, a write that keeps the node targets (a new resizeTimeout or deallocation
+    option) does not restart it: only the next resize uses them."""
     targets = pool.desired_targets(now)
-    if targets != old_targets:
-        return True
-    return pool.allocation_state(now) == "Steady" and pool.counts(now) != targets[:2]
+    if pool.allocation_state(now) != "Steady":
+        return targets[:2] != old_targets[:2]
+    return targets != old_targets or pool.counts(now) != targets[:2]
+
+
+def check_not_resizing(pool: Pool, new_props: dict[str, Any], now: float) -> None:
+    """Refuse a scale change while the pool is Resizing or Stopping (409 PoolBeingResized).
+
+    The data-plane spec says a pool can only be resized while its allocation state is steady
+    ("If the Pool is already resizing, the request fails with status code 409") and that autoscale
+    cannot be enabled while a resize is in progress; BatchErrorCodeStrings.PoolBeingResized names
+    the code. ARM's PATCH/PUT of scaleSettings is the same resize, so it gets the same answer.
+    A write that keeps the node targets and the scale mode changes nothing that is under way and
+    is accepted."""
+    if pool.allocation_state(now) not in ("Resizing", "Stopping"):
+        return
+    old = scale_targets(pool.properties)
+    new = scale_targets(new_props)
+    if new[:2] == old[:2] and autoscaled(new_props) == autoscaled(pool.properties):
+        return
+    raise ServiceError(
+        409,
+        "PoolBeingResized",
+        "The specified pool is currently being resized: its scale settings cannot change until "
+        "allocationState is Steady. Wait for the resize to finish, or stop it (stopResize) first.",
+        target="scaleSettings",
+    )
 
 
 def ensure_not_deleting(pool: Pool) -> None:
