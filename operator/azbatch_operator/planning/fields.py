@@ -1,10 +1,13 @@
 """How Azure Batch lets each pool property change, and the value that clears a property in a PATCH.
 
 - LIVE: PATCH on a pool with nodes (applicationPackages, certificates, metadata, scaleSettings,
-  startTask, identity).
+  startTask).
 - ZERO_NODES: the 2024-07-01+ API accepts these by PATCH only while the pool is steady at zero
   nodes; otherwise ``policy.updateStrategy`` decides (Recreate, or ScaleToZero: resize to 0, patch,
-  resize back).
+  resize back). ``identity`` is one of them: Azure accepts a new identity by PATCH on a live
+  pool, but only nodes allocated after the pool has shrunk to zero get it (the pool identity's
+  documentation), so patching it on a pool with nodes would report success while no node has
+  the identity its Key Vault extension needs.
 - EXTENSION: any change to ``virtualMachineConfiguration.extensions`` (an extension added, removed,
   or any field of one changed, ``protectedSettings`` included). The seeds say extensions cannot be
   changed on an existing pool, so by default this is a recreate even at zero nodes; with
@@ -28,9 +31,7 @@ class ChangeKind(enum.Enum):
 
 IDENTITY: Final = "identity"
 
-LIVE_PROPERTIES: Final = frozenset(
-    {"applicationPackages", "certificates", "metadata", "scaleSettings", "startTask", IDENTITY}
-)
+LIVE_PROPERTIES: Final = frozenset({"applicationPackages", "certificates", "metadata", "scaleSettings", "startTask"})
 
 ZERO_NODE_PROPERTIES: Final = frozenset(
     {
@@ -44,6 +45,7 @@ ZERO_NODE_PROPERTIES: Final = frozenset(
         "upgradePolicy",
         "interNodeCommunication",
         "displayName",
+        IDENTITY,
     }
 )
 

@@ -172,7 +172,7 @@ def live_edits(draw: st.DrawFn) -> tuple[dict[str, Any], dict[Any, str], dict[st
     edited = copy.deepcopy(spec)
     for prop in draw(
         st.sets(
-            st.sampled_from(["metadata", "startTask", "scaleSettings", "applicationPackages", "identity"]),
+            st.sampled_from(["metadata", "startTask", "scaleSettings", "applicationPackages"]),
             min_size=1,
         )
     ):
@@ -186,8 +186,6 @@ def live_edits(draw: st.DrawFn) -> tuple[dict[str, Any], dict[Any, str], dict[st
             edited["scaleSettings"] = {"fixedScale": {"targetDedicatedNodes": draw(st.integers(0, 30))}}
         elif prop == "applicationPackages":
             edited.pop("applicationPackages", None)
-        elif prop == "identity" and not any(e["type"] == "KeyVaultForLinux" for e in _extensions(edited)):
-            edited.pop("identity", None)
     return spec, secrets, edited
 
 
@@ -202,7 +200,8 @@ def test_live_changes_never_recreate_or_scale_to_zero(
     for action in result.actions:
         if action.type is ActionType.PATCH:
             assert action.patch is not None
-            assert set(action.patch["properties"]) | ({"identity"} & set(action.patch)) <= LIVE_PROPERTIES
+            assert set(action.patch["properties"]) <= LIVE_PROPERTIES
+            assert "identity" not in action.patch
 
 
 ZERO_NODE_EDITS = (
@@ -215,6 +214,7 @@ ZERO_NODE_EDITS = (
     "mountConfiguration",
     "upgradePolicy",
     "imageReference",
+    "identity",
 )
 
 
@@ -246,6 +246,11 @@ def _zero_node_edit(spec: dict[str, Any], edit: str) -> dict[str, Any]:
     elif edit == "upgradePolicy":
         mode = (spec.get("upgradePolicy") or {}).get("mode", "manual")
         edited["upgradePolicy"] = {"mode": "rolling" if mode != "rolling" else "manual"}
+    elif edit == "identity":
+        edited["identity"] = {
+            "type": "UserAssigned",
+            "userAssignedIdentities": {"/subscriptions/s/resourceGroups/rg/providers/x/zzz-new": {}},
+        }
     else:
         vmc = edited["deploymentConfiguration"]["virtualMachineConfiguration"]
         vmc["imageReference"] = {"publisher": "Canonical", "offer": "another-offer", "sku": "server"}

@@ -111,11 +111,19 @@ def test_a_metadata_patch_sends_the_whole_list_with_the_operators_items() -> Non
     assert {n for n in sent if n.startswith("azbatch.dev/secret-digest.")} == set(desired.secret_digests)
 
 
-def test_an_identity_change_patches_identity() -> None:
-    edited = _spec(
-        identity={"type": "UserAssigned", "userAssignedIdentities": {"/subscriptions/s/rg/other": {}}}
-    )
-    result = planning.plan(render(edited, SECRETS), _pool(), RECREATE)
+OTHER_IDENTITY = {"type": "UserAssigned", "userAssignedIdentities": {"/subscriptions/s/rg/other": {}}}
+
+
+def test_an_identity_change_on_a_pool_with_nodes_waits_for_zero_nodes() -> None:
+    # Azure takes the PATCH, but only nodes allocated after the pool was at zero get the identity.
+    edited = _spec(identity=OTHER_IDENTITY)
+    assert types(planning.plan(render(edited, SECRETS), _pool(), RECREATE)) == ["recreate"]
+    assert types(planning.plan(render(edited, SECRETS), _pool(), SCALE_TO_ZERO)) == ["scale_to_zero", "patch"]
+
+
+def test_an_identity_change_at_zero_nodes_patches_identity() -> None:
+    edited = _spec(identity=OTHER_IDENTITY)
+    result = planning.plan(render(edited, SECRETS), _pool(dedicated=0), RECREATE)
     assert types(result) == ["patch"]
     assert result.actions[0].patch == {"properties": {}, "identity": edited["identity"]}
 
