@@ -9,6 +9,9 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+# The pre-created Batch account: the one every manifest in examples/ names (a test keeps them equal),
+# so `kubectl apply -f examples/...` against the emulator needs no edit. The same in every state dir.
+DEFAULT_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "azbatch-emulator"
 DEFAULT_ACCOUNT = "emulatoracct"
 DEFAULT_LOCATION = "eastus"
@@ -20,21 +23,34 @@ class Identity:
     tenant_id: str
     client_id: str
     client_secret: str
-    subscription_id: str
+    subscription_id: str = DEFAULT_SUBSCRIPTION_ID
     resource_group: str = DEFAULT_RESOURCE_GROUP
     account_name: str = DEFAULT_ACCOUNT
 
     @classmethod
     def load_or_create(cls, state_dir: Path) -> Identity:
+        """The tenant and client are random per state dir; the account is always the examples' one.
+
+        A state dir written before the account was fixed (a random subscription) is brought in line; its
+        old account stays in the store until `azbatch-emulator serve --reset`.
+        """
         path = state_dir / "identity.json"
+        account = {
+            "subscription_id": DEFAULT_SUBSCRIPTION_ID,
+            "resource_group": DEFAULT_RESOURCE_GROUP,
+            "account_name": DEFAULT_ACCOUNT,
+        }
         if path.exists():
-            return cls(**json.loads(path.read_text()))
-        identity = cls(
-            tenant_id=str(uuid.uuid4()),
-            client_id=str(uuid.uuid4()),
-            client_secret=secrets.token_urlsafe(24),
-            subscription_id=str(uuid.uuid4()),
-        )
+            saved = json.loads(path.read_text())
+            identity = cls(**{**saved, **account})
+            if saved == asdict(identity):
+                return identity
+        else:
+            identity = cls(
+                tenant_id=str(uuid.uuid4()),
+                client_id=str(uuid.uuid4()),
+                client_secret=secrets.token_urlsafe(24),
+            )
         path.touch(mode=0o600)
         path.write_text(json.dumps(asdict(identity)))
         return identity

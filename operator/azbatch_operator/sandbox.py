@@ -246,23 +246,15 @@ class Sandbox:
     # -- conveniences for stories and tests ---------------------------------------------------
 
     def retarget(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
-        """The manifest pointed at the emulator's account (examples name a real-looking one)."""
-        document = dict(manifest)
-        if document.get("kind") == "BatchPool":
-            spec = dict(document.get("spec") or {})
-            spec["account"] = {
-                "subscriptionId": self.info["subscription_id"],
-                "resourceGroup": self.info["resource_group"],
-                "accountName": self.info["account_name"],
-            }
-            document["spec"] = spec
-        return document
+        """A copy of the manifest, unchanged: the emulator's pre-created account is the one the
+        examples and `pool_manifest` name (kept for callers written when it was not)."""
+        return dict(manifest)
 
     def apply_file(self, path: str | Path) -> list[dict[str, Any]]:
         applied = []
         for document in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")):
             if document:
-                applied.append(self.kube.apply(self.retarget(document)))
+                applied.append(self.kube.apply(document))
         return applied
 
     def pool(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
@@ -290,15 +282,21 @@ class Sandbox:
         return found
 
 
+def emulator_account() -> dict[str, str]:
+    """`spec.account` of the emulator's pre-created Batch account (the one examples/ names)."""
+    from azbatch_emulator import settings  # noqa: PLC0415 - the optional `emulator` extra
+
+    return {
+        "subscriptionId": settings.DEFAULT_SUBSCRIPTION_ID,
+        "resourceGroup": settings.DEFAULT_RESOURCE_GROUP,
+        "accountName": settings.DEFAULT_ACCOUNT,
+    }
+
+
 def pool_manifest(name: str, namespace: str = "default", **spec_overrides: Any) -> dict[str, Any]:
-    """A small Linux pool with one extension, for stories and tests (`Sandbox.retarget` points it at
-    the emulator's account)."""
+    """A small Linux pool with one extension in the emulator's pre-created account, for stories and tests."""
     spec: dict[str, Any] = {
-        "account": {
-            "subscriptionId": "00000000-0000-0000-0000-000000000000",
-            "resourceGroup": "rg",
-            "accountName": "acct",
-        },
+        "account": emulator_account(),
         "vmSize": "STANDARD_D2S_V3",
         "deploymentConfiguration": {
             "virtualMachineConfiguration": {
