@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 # azbatch-operator image: `docker build -t azbatch-operator .` from the repository root.
 #
-# Stage 1 builds the wheel and installs it with its runtime dependencies (no extras: the Azure
-# emulator and the Kubernetes stand-in stay out) into /opt/venv. Stage 2 copies only that venv onto
-# the same slim base, so no compiler, build backend or source tree reaches the final image.
+# Stage 1 builds the operator's wheel (azbatch_operator alone: the Azure emulator and the Kubernetes
+# stand-in are other distributions, emulator/ and kubemock/, outside the build context) and installs
+# it with its runtime dependencies into /opt/venv. Stage 2 copies only that venv onto the same slim
+# base, so no compiler, build backend or source tree reaches the final image.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

@@ -3,10 +3,14 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-$(BIN)/.installed: pyproject.toml
+# The operator and, as their own distributions, the local stand-ins it is demonstrated and tested on.
+DISTRIBUTIONS := pyproject.toml kubemock/pyproject.toml emulator/pyproject.toml
+LINTED := operator kubemock emulator tests bench
+
+$(BIN)/.installed: $(DISTRIBUTIONS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./kubemock -e ./emulator -e '.[dev]'
 	touch $@
 
 .PHONY: install demo test lint unit bench
@@ -16,8 +20,8 @@ demo: $(BIN)/.installed
 	$(BIN)/azbatch-operator demo $(ARGS)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import importlib
 import os
 import secrets
 import signal
@@ -32,6 +33,31 @@ from azbatch_operator import logs
 from azbatch_operator.config import OperatorConfig, load_config
 from azbatch_operator.crd import build_crd
 from azbatch_operator.runner import RunOptions, operate
+
+# The local stand-ins are their own distributions (emulator/, kubemock/ in the repository), not
+# dependencies of the operator: a production install has neither, so they are imported only here,
+# when a sandbox starts.
+STAND_INS = {"azbatch_emulator": "azbatch-emulator", "azbatch_kubemock": "azbatch-kubemock"}
+INSTALL_HINT = (
+    "the sandbox runs on the local stand-ins, which the operator's distribution does not carry: "
+    "from a clone of the repository, `pip install ./emulator ./kubemock` (`make demo` and `make test` "
+    "install them into .venv)"
+)
+
+
+class StandInsMissingError(RuntimeError):
+    """The emulator or the Kubernetes stand-in is not installed; the message says what to install."""
+
+
+def missing_stand_ins() -> list[str]:
+    """Distributions of the stand-ins that cannot be imported here (empty when both work)."""
+    missing = []
+    for module, distribution in STAND_INS.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(distribution)
+    return missing
 
 
 @dataclass
@@ -77,7 +103,9 @@ class Sandbox:
         self.stop()
 
     def start(self) -> None:
-        # The stand-ins are the optional `emulator` extra: a production image runs without them.
+        missing = missing_stand_ins()
+        if missing:
+            raise StandInsMissingError(f"{', '.join(missing)} not installed: {INSTALL_HINT}")
         from azbatch_emulator import EmulatorProcess, EmulatorThread  # noqa: PLC0415
         from azbatch_emulator.admin import AdminClient  # noqa: PLC0415
         from azbatch_kubemock import KubeClient, KubeStandInThread  # noqa: PLC0415

@@ -6,10 +6,12 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
 import venv
+import zipfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -81,22 +83,24 @@ def test_oci_labels() -> None:
         assert f"org.opencontainers.image.{key}=" in labels
 
 
-def test_the_build_context_holds_what_the_build_copies_and_nothing_else() -> None:
+def in_context(path: str) -> bool:
+    """Whether `docker build` sends this path (relative to the root, `/`-separated) to the builder."""
     patterns = [
         line.strip()
         for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-
-    def in_context(path: str) -> bool:
-        included = True
-        for pattern in patterns:
-            negate = pattern.startswith("!")
-            bare = pattern.lstrip("!").rstrip("/")
-            if fnmatch.fnmatch(path, bare) or path.startswith(bare + "/"):
+    included = True
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        bare = pattern.lstrip("!").rstrip("/")
+        for form in {bare, bare.replace("**/", "")}:  # Docker's `**/` also matches no folder
+            if fnmatch.fnmatch(path, form) or path.startswith(form + "/"):
                 included = negate
-        return included
+    return included
 
+
+def test_the_build_context_holds_what_the_build_copies_and_nothing_else() -> None:
     for _, arg in (step for step in instructions() if step[0] == "COPY" and "--from" not in step[1]):
         for source in arg.split()[:-1]:
             assert in_context(source.rstrip("/")), f"COPY {source} is excluded by .dockerignore"
@@ -120,17 +124,57 @@ def runtime_closure() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def image_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A venv holding the wheel built as `docker build` builds it (isolated, the build backend from the
-    index); the dev venv's packages are visible except those only the extras bring."""
-    root = tmp_path_factory.mktemp("image")
+def operator_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built as `docker build` builds it: from the build context only (a copy, so no stale
+    build/ folder of the working tree can add to it), isolated, the build backend from the index."""
+    root = tmp_path_factory.mktemp("wheel")
+    context = root / "context"
+    for top in sorted(ROOT.iterdir()):
+        if not in_context(top.name):
+            continue
+        for path in [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file()):
+            relative = path.relative_to(ROOT).as_posix()
+            if in_context(relative):
+                (context / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, context / relative)
     wheels = root / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "--wheel-dir",
+            str(wheels),
+            str(context),
+        ],
         check=True,
         timeout=180,
     )
     (wheel,) = wheels.glob("azbatch_operator-*.whl")
+    return wheel
+
+
+def test_the_wheel_holds_only_the_operator(operator_wheel: Path) -> None:
+    with zipfile.ZipFile(operator_wheel) as archive:
+        names = archive.namelist()
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    packages = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert packages == {"azbatch_operator"}, "the stand-ins are other distributions (emulator/, kubemock/)"
+    assert "azbatch_operator/py.typed" in names
+    assert "azbatch-operator = azbatch_operator.cli:main" in scripts
+    assert "azbatch-emulator" not in scripts, "the emulator's command belongs to the emulator's distribution"
+
+
+@pytest.fixture(scope="module")
+def image_python(tmp_path_factory: pytest.TempPathFactory, operator_wheel: Path) -> Iterator[Path]:
+    """A venv holding the operator's wheel; the dev venv's packages are visible except those only the
+    extras and the stand-ins' distributions bring."""
+    root = tmp_path_factory.mktemp("image")
+    wheel = operator_wheel
     env_dir = root / "venv"
     venv.create(env_dir, with_pip=False)
     site = next((env_dir / "lib").glob("python*/site-packages"))
@@ -225,3 +269,20 @@ def test_run_without_the_digest_key_says_what_to_do(image_python: Path) -> None:
     result = run_image(image_python, "run", "--metrics-port=0", "--health-port=0")
     assert result.returncode == 2
     assert "AZBATCH_DIGEST_KEY_FILE" in result.stderr
+
+
+def test_demo_without_the_stand_ins_says_what_to_install(image_python: Path) -> None:
+    for blocked in ("azbatch_emulator", "azbatch_kubemock"):
+        found = subprocess.run(
+            [str(image_python), "-c", f"import {blocked}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd="/",
+        )
+        assert found.returncode != 0, f"{blocked} is importable next to the wheel"
+    result = run_image(image_python, "demo", "--no-ui")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "azbatch-emulator, azbatch-kubemock not installed" in result.stderr
+    assert "pip install ./emulator ./kubemock" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -27,9 +27,11 @@ from rich.live import Live
 from azbatch_operator import logs
 from azbatch_operator.commands.demo_view import render
 from azbatch_operator.reporting import phase_of
-from azbatch_operator.sandbox import Sandbox, SandboxSettings
+from azbatch_operator.sandbox import INSTALL_HINT, Sandbox, SandboxSettings, missing_stand_ins
 
-DEFAULT_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+# The manifests are the repository's examples/ folder (the operator's wheel does not carry them):
+# found next to the source tree of an editable install, else in the current directory.
+EXAMPLES_CANDIDATES = (Path(__file__).resolve().parents[3] / "examples", Path("examples"))
 SCALED_POOL = "gallery-image"
 RECREATED_POOL = "keyvault-linux"
 FAILING_POOL = "keyvault-windows"
@@ -44,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-ui", action="store_true", help="plain log lines instead of the live view")
     parser.add_argument("--keep", action="store_true", help="leave the stand-ins running until Ctrl-C")
     parser.add_argument("--workdir", type=Path, help="where kubeconfig, logs and summary.json go")
-    parser.add_argument("--examples", type=Path, default=DEFAULT_EXAMPLES, help="folder of manifests")
+    parser.add_argument(
+        "--examples", type=Path, help="folder of manifests (default: the repository's examples/)"
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on a story step after this")
 
 
@@ -146,11 +150,12 @@ class Story:
 
 def run(args: argparse.Namespace) -> int:
     logs.configure(json=False, level="WARNING")
-    examples: Path = args.examples
-    if not examples.is_dir():
-        print(
-            f"azbatch-operator demo: no examples folder at {examples}; pass --examples DIR", file=sys.stderr
-        )
+    missing = missing_stand_ins()
+    if missing:
+        print(f"azbatch-operator demo: {', '.join(missing)} not installed: {INSTALL_HINT}", file=sys.stderr)
+        return 1
+    examples = _examples(args.examples)
+    if examples is None:
         return 1
     settings = SandboxSettings(
         time_scale=args.time_scale,
@@ -198,6 +203,23 @@ def _play(story: Story, *, live: bool) -> dict[str, Any]:
             painter.join()
             screen.update(render(story.sandbox, story.chapters))
     return view
+
+
+def _examples(chosen: Path | None) -> Path | None:
+    candidates = (chosen,) if chosen is not None else EXAMPLES_CANDIDATES
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    if chosen is not None:
+        print(f"azbatch-operator demo: no folder {chosen}; pass --examples DIR", file=sys.stderr)
+    else:
+        looked = " and ".join(str(c.resolve()) for c in candidates)
+        print(
+            "azbatch-operator demo: the example manifests are the examples/ folder of the repository "
+            f"(looked in {looked}); run it from a clone or pass --examples DIR",
+            file=sys.stderr,
+        )
+    return None
 
 
 def _interrupt(signum: int, _: object) -> None:

@@ -69,7 +69,7 @@ def test_cli_prints_one_ready_line_and_serves(tmp_path: pathlib.Path) -> None:
         "t0k",
     ]
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT / "operator"
+        command, stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT / "kubemock"
     ) as server:
         try:
             assert server.stdout is not None
@@ -101,7 +101,7 @@ def test_cli_refuses_a_file_that_is_not_a_crd(tmp_path: pathlib.Path) -> None:
         capture_output=True,
         text=True,
         timeout=30,
-        cwd=PROJECT_ROOT / "operator",
+        cwd=PROJECT_ROOT / "kubemock",
         check=False,
     )
     assert done.returncode == 2
