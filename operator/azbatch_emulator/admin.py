@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -49,6 +50,27 @@ def _fault_body(
 
 def _script_body(kind: str, **fields: Any) -> dict[str, Any]:
     return {"kind": kind, **{k: v for k, v in fields.items() if v is not None}}
+
+
+def _busy_body(pool_id: str, seconds: float, count: int | None, node_ids: list[str] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": pool_id, "seconds": seconds}
+    if count is not None:
+        body["count"] = count
+    if node_ids is not None:
+        body["node_ids"] = list(node_ids)
+    return body
+
+
+def _nodes_path(pool_id: str) -> str:
+    return "/pools/nodes?" + urllib.parse.urlencode({"id": pool_id})
+
+
+def _tasks_of(pools: dict[str, dict[str, int]], pool_id: str) -> dict[str, int]:
+    counts = pools.get(pool_id.lower(), {})
+    return {
+        "tasks_requeued": counts.get("tasks_requeued", 0),
+        "tasks_terminated": counts.get("tasks_terminated", 0),
+    }
 
 
 class AdminClient:
@@ -207,6 +229,24 @@ class AdminClient:
         """Delete the pool at once, behind the client's back."""
         self._call("POST", "/pools/remove", {"id": pool_id})
 
+    # job tasks on nodes
+    def busy_nodes(
+        self, pool_id: str, seconds: float, *, count: int | None = None, node_ids: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run a simulated task of `seconds` on nodes of the pool: all that can run tasks, the
+        first `count` (idle first), or `node_ids`. Returns `[{"id", "start", "end"}]` (simulated
+        instants); the data plane shows those nodes `running` until then."""
+        return list(self._call("POST", "/pools/busy", _busy_body(pool_id, seconds, count, node_ids))["nodes"])
+
+    def task_counts(self, pool_id: str) -> dict[str, int]:
+        """`{"tasks_requeued": n, "tasks_terminated": n}`: tasks stopped by node removal (Requeue or
+        Terminate shrinks, pool deletion) since the last counter reset; kept after the pool is gone."""
+        return _tasks_of(self._call("GET", "/tasks")["pools"], pool_id)
+
+    def pool_nodes(self, pool_id: str) -> list[dict[str, Any]]:
+        """Each present node as the emulator sees it: id, state, tasks, leave_at, identity, ..."""
+        return list(self._call("GET", _nodes_path(pool_id))["nodes"])
+
     # tokens
     def issue_token(self, *, audience: str, lifetime_seconds: float = 3600.0) -> str:
         """A token signed by the emulator for any audience and lifetime (negative: already expired)."""
@@ -280,6 +320,18 @@ class AsyncAdminClient:
 
     async def remove_pool(self, pool_id: str) -> None:
         await self.call("POST", "/pools/remove", {"id": pool_id})
+
+    async def busy_nodes(
+        self, pool_id: str, seconds: float, *, count: int | None = None, node_ids: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        data = await self.call("POST", "/pools/busy", _busy_body(pool_id, seconds, count, node_ids))
+        return list(data["nodes"])
+
+    async def task_counts(self, pool_id: str) -> dict[str, int]:
+        return _tasks_of((await self.call("GET", "/tasks"))["pools"], pool_id)
+
+    async def pool_nodes(self, pool_id: str) -> list[dict[str, Any]]:
+        return list((await self.call("GET", _nodes_path(pool_id)))["nodes"])
 
     async def reset(self) -> None:
         await self.call("POST", "/reset")

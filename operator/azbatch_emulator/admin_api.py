@@ -13,6 +13,7 @@ from azbatch_emulator.errors import ServiceError
 from azbatch_emulator.faults import management_writes, parse_fault
 from azbatch_emulator.identity import DEFAULT_TOKEN_LIFETIME, MANAGEMENT_AUDIENCE
 from azbatch_emulator.mgmt_api import json_response, read_json
+from azbatch_emulator.nodes import node_state
 from azbatch_emulator.pools import Pool
 from azbatch_emulator.scripts import parse_script
 from azbatch_emulator.store import Account
@@ -42,6 +43,9 @@ def register(router: web.UrlDispatcher, emu: Emulator) -> None:
         ("/_admin/accounts/{account}", "admin.account", "PATCH", api.update_account),
         ("/_admin/pools/drift", "admin.pools.drift", "POST", api.drift),
         ("/_admin/pools/remove", "admin.pools.remove", "POST", api.remove),
+        ("/_admin/pools/busy", "admin.pools.busy", "POST", api.busy),
+        ("/_admin/pools/nodes", "admin.pools.nodes", "GET", api.nodes),
+        ("/_admin/tasks", "admin.tasks", "GET", api.tasks),
         ("/_admin/tokens", "admin.tokens", "POST", api.token),
         ("/_admin/federated-tokens", "admin.federatedTokens", "POST", api.federated_token),
     ]
@@ -113,11 +117,28 @@ class AdminApi:
 
     async def counters(self, request: web.Request) -> web.Response:
         counts = self.emu.counters.snapshot()
-        return json_response({"counts": counts, "management_writes": management_writes(counts)})
+        return json_response(
+            {"counts": counts, "management_writes": management_writes(counts), "tasks": self._task_counts()}
+        )
 
     async def reset_counters(self, request: web.Request) -> web.Response:
         self.emu.counters.reset()
-        return json_response({"counts": {}, "management_writes": 0})
+        self.emu.store.reset_task_counters()
+        return json_response({"counts": {}, "management_writes": 0, "tasks": {}})
+
+    def _task_counts(self) -> dict[str, dict[str, int]]:
+        """Per pool ARM id: tasks requeued/terminated by node removal and pool deletion."""
+        return {
+            pool_id: {
+                "tasks_requeued": c.get("tasks_requeued", 0),
+                "tasks_terminated": c.get("tasks_terminated", 0),
+            }
+            for pool_id, c in self.emu.store.task_counters.items()
+            if c
+        }
+
+    async def tasks(self, request: web.Request) -> web.Response:
+        return json_response({"pools": self._task_counts()})
 
     async def add_account(self, request: web.Request) -> web.Response:
         data = await _object(request)
@@ -176,6 +197,31 @@ class AdminApi:
         pool: Pool = self.emu.store.drift(account, name, changes)
         return json_response(pool.arm_json(self.emu.clock.now()))
 
+    async def busy(self, request: web.Request) -> web.Response:
+        data = await _object(request)
+        account, name = self._pool_target(data)
+        seconds, count, node_ids = data.get("seconds"), data.get("count"), data.get("node_ids")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+            raise ServiceError(
+                400, "InvalidRequestBody", "Give 'seconds': how long (simulated) the tasks run."
+            )
+        if count is not None and (not isinstance(count, int) or count < 0):
+            raise ServiceError(400, "InvalidRequestBody", "'count' is a non-negative integer.")
+        if node_ids is not None and not (
+            isinstance(node_ids, list) and all(isinstance(i, str) for i in node_ids)
+        ):
+            raise ServiceError(400, "InvalidRequestBody", "'node_ids' is a list of node ids.")
+        if count is not None and node_ids is not None:
+            raise ServiceError(400, "InvalidRequestBody", "Give 'count' or 'node_ids', not both.")
+        started = self.emu.store.busy_nodes(account, name, float(seconds), count=count, node_ids=node_ids)
+        return json_response({"nodes": started})
+
+    async def nodes(self, request: web.Request) -> web.Response:
+        account, name = self._pool_target(dict(request.query))
+        now = self.emu.clock.now()
+        pool = self.emu.store.pool(account, name, now)
+        return json_response({"nodes": node_details(pool, now)})
+
     async def remove(self, request: web.Request) -> web.Response:
         account, name = self._pool_target(await _object(request))
         self.emu.store.remove_pool(account, name)
@@ -197,6 +243,27 @@ class AdminApi:
             lifetime=float(data.get("lifetime_seconds", 3600)),
         )
         return json_response({"token": token})
+
+
+def node_details(pool: Pool, now: float) -> list[dict[str, Any]]:
+    """What the emulator knows of each present node, beyond the data plane's view."""
+    ctx = pool.node_context("")
+    details = []
+    for node in pool.present_nodes(now):
+        state, since = node_state(node, ctx, now)
+        details.append(
+            {
+                "id": node.id,
+                "state": state,
+                "state_since": since,
+                "dedicated": node.dedicated,
+                "allocated_at": node.appear_at,
+                "leave_at": node.leave_at,
+                "running_tasks": node.running_tasks(now),
+                "tasks": [{"start": start, "end": end} for start, end in node.tasks],
+            }
+        )
+    return details
 
 
 _ACCOUNT_FIELDS = ("name", "location", "dedicated_core_quota", "low_priority_core_quota", "pool_quota")

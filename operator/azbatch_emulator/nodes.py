@@ -34,6 +34,18 @@ class Node:
     gone_at: float | None = None
     extension_failures: dict[str, Failure] = field(default_factory=dict)
     start_task_failure: Failure | None = None
+    tasks: list[list[float]] = field(default_factory=list)
+    """Simulated job tasks as [start, end] instants (admin `busy_nodes`); a task removed from a
+    leaving node (Requeue/Terminate) is dropped from the list."""
+
+    def unfinished_tasks(self, now: float) -> list[list[float]]:
+        return [t for t in self.tasks if t[1] > now]
+
+    def running_tasks(self, now: float) -> int:
+        return sum(1 for start, end in self.tasks if start <= now < end)
+
+    def finished_tasks(self, now: float) -> int:
+        return sum(1 for _, end in self.tasks if end <= now)
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -45,6 +57,7 @@ class Node:
             "gone_at": self.gone_at,
             "extension_failures": {k: vars_of(v) for k, v in self.extension_failures.items()},
             "start_task_failure": vars_of(self.start_task_failure) if self.start_task_failure else None,
+            "tasks": self.tasks,
         }
 
     @classmethod
@@ -59,6 +72,7 @@ class Node:
             gone_at=data.get("gone_at"),
             extension_failures={k: Failure(**v) for k, v in data.get("extension_failures", {}).items()},
             start_task_failure=Failure(**stf) if stf else None,
+            tasks=[list(t) for t in data.get("tasks", [])],
         )
 
 
@@ -94,6 +108,16 @@ class NodeContext:
         delays = [f.delay for f in node.extension_failures.values()]
         return node.appear_at + self.extensions_ready_offset + max(delays, default=0.0)
 
+    def idle_at(self, node: Node) -> float | None:
+        """When the node is first ready for tasks, or None if it never is (unusable, or its start
+        task failed with waitForSuccess)."""
+        ready = self.ready_at(node)
+        if self.blocking_failure(node):
+            return None
+        if self.start_task and bool(self.start_task.get("waitForSuccess", True)):
+            return None if node.start_task_failure else ready + self.timings.start_task
+        return ready
+
     def blocking_failure(self, node: Node) -> Failure | None:
         """A failed Key Vault extension with requireInitialSync keeps the node from becoming usable."""
         for ext in self.extensions:
@@ -112,9 +136,23 @@ def requires_initial_sync(extension: dict[str, Any]) -> bool:
 
 
 def node_state(node: Node, ctx: NodeContext, now: float) -> tuple[str, float]:
-    """(state, since) of the node at `now`, using the data plane's state names."""
+    """(state, since) of the node at `now`, using the data plane's state names.
+
+    An idle node with a task running is `running` (ComputeNodeState: "the Compute Node is running
+    one or more Tasks"), also while it waits to leave under TaskCompletion."""
     if node.leave_at is not None and now >= node.leave_at:
         return "leavingpool", node.leave_at
+    state, since = _lifecycle_state(node, ctx, now)
+    if state != "idle" or not node.tasks:
+        return state, since
+    running = [start for start, end in node.tasks if start <= now < end]
+    if running:
+        return "running", max(since, min(running))
+    ended = [end for _, end in node.tasks if end <= now]
+    return "idle", max([since, *ended])
+
+
+def _lifecycle_state(node: Node, ctx: NodeContext, now: float) -> tuple[str, float]:
     t = ctx.timings
     started = node.appear_at + t.node_creating
     if now < started:
@@ -174,10 +212,10 @@ def node_json(node: Node, ctx: NodeContext, now: float) -> dict[str, Any]:
         "ipAddress": f"10.0.{node.ordinal // 250 % 250}.{node.ordinal % 250 + 4}",
         "affinityId": f"TVM:{node.id}",
         "vmSize": ctx.vm_size,
-        "totalTasksRun": 0,
-        "totalTasksSucceeded": 0,
-        "runningTasksCount": 0,
-        "runningTaskSlotsCount": 0,
+        "totalTasksRun": node.finished_tasks(now),
+        "totalTasksSucceeded": node.finished_tasks(now),
+        "runningTasksCount": node.running_tasks(now),
+        "runningTaskSlotsCount": node.running_tasks(now),
         "isDedicated": node.dedicated,
         "virtualMachineInfo": {"imageReference": {**ctx.image_reference, "exactVersion": "latest"}},
     }

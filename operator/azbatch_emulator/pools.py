@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from azbatch_emulator.clock import iso
+from azbatch_emulator.errors import ServiceError
 from azbatch_emulator.nodes import Failure, Node, NodeContext
 from azbatch_emulator.scripts import Script
 from azbatch_emulator.timings import Timings
@@ -146,6 +147,9 @@ class Pool:
         self.nodes: list[Node] = []
         self.next_ordinal = 0
         self.autoscale_run: dict[str, Any] | None = None
+        self.task_counters: dict[str, int] = {}
+        """Job tasks stopped by node removal: `tasks_requeued`, `tasks_terminated` (not persisted,
+        like the request counters; the store keeps the dict past the pool's deletion)."""
         self._hash = zlib.crc32(arm_id.lower().encode()) % 10**10
 
     # --- reading ---------------------------------------------------------------------------
@@ -247,7 +251,7 @@ class Pool:
         for is_dedicated, target, free in ((True, dedicated, free_cores[0]), (False, low, free_cores[1])):
             have = [n for n in self.nodes if n.dedicated == is_dedicated and n.leave_at is None]
             if target < len(have):
-                ends.append(self._shrink(now, have, len(have) - target))
+                ends.append(self._shrink(now, have, len(have) - target, deallocation))
                 continue
             wanted = target - len(have)
             allowed = int(free // self.cores_per_node())
@@ -285,15 +289,89 @@ class Pool:
         pending += [n.gone_at for n in self.nodes if n.gone_at is not None and n.gone_at > now]
         return max([at_least, *pending])
 
-    def _shrink(self, now: float, have: list[Node], count: int) -> float:
-        doomed = sorted(have, key=lambda n: n.appear_at, reverse=True)[:count]
+    def _shrink(self, now: float, have: list[Node], count: int, deallocation: str) -> float:
+        """Remove `count` nodes; returns when the last of them is gone.
+
+        Which nodes go is the service's choice ("the Batch service chooses which nodes to remove");
+        the emulator picks nodes not allocated yet, then idle nodes (newest first), then the busy
+        nodes whose tasks end soonest (**chosen**: the documents are silent). What happens to
+        their tasks follows ComputeNodeDeallocationOption: Requeue and Terminate stop the tasks
+        and remove the node at once (counted as requeued or terminated); TaskCompletion lets the
+        tasks finish, then removes the node; RetainedData does the same (tasks here keep no data
+        with a retention period to wait for)."""
+        doomed = sorted(have, key=lambda n: self._removal_order(n, now))[:count]
         future = {id(n) for n in doomed if n.appear_at > now}
         self.nodes = [n for n in self.nodes if id(n) not in future]
-        gone = now + self.timings.node_leaving
-        for n in doomed:
-            if id(n) not in future:
-                n.leave_at, n.gone_at = now, gone
-        return gone if len(future) < len(doomed) else now + self.timings.stop_resize
+        gone = [self._remove(n, now, deallocation) for n in doomed if id(n) not in future]
+        return max(gone, default=now + self.timings.stop_resize)
+
+    @staticmethod
+    def _removal_order(node: Node, now: float) -> tuple[int, float]:
+        if node.appear_at > now:
+            return 0, -node.appear_at
+        unfinished = node.unfinished_tasks(now)
+        if not unfinished:
+            return 1, -node.appear_at
+        return 2, max(end for _, end in unfinished)
+
+    def _remove(self, node: Node, now: float, deallocation: str) -> float:
+        """Start removing a present node; returns when it is gone."""
+        unfinished = node.unfinished_tasks(now)
+        if unfinished and deallocation in ("TaskCompletion", "RetainedData"):
+            leave = max(end for _, end in unfinished)
+        else:
+            self._stop_tasks(
+                node, now, "tasks_terminated" if deallocation == "Terminate" else "tasks_requeued"
+            )
+            leave = now
+        node.leave_at, node.gone_at = leave, leave + self.timings.node_leaving
+        return node.gone_at
+
+    def _stop_tasks(self, node: Node, now: float, counter: str) -> None:
+        unfinished = node.unfinished_tasks(now)
+        if unfinished:
+            self.task_counters[counter] = self.task_counters.get(counter, 0) + len(unfinished)
+            node.tasks = [t for t in node.tasks if t[1] <= now]
+
+    def busy(
+        self, now: float, seconds: float, *, count: int | None, node_ids: list[str] | None
+    ) -> list[dict[str, Any]]:
+        """Run one simulated task of `seconds` on each chosen node (admin `busy_nodes`).
+
+        Eligible: nodes present, not leaving, that are or will be ready for tasks (not unusable,
+        not failed in their start task). A task on a node still starting begins once it is idle."""
+        ctx = self.node_context("")
+        eligible = {
+            n.id: n for n in self.present_nodes(now) if n.leave_at is None and ctx.idle_at(n) is not None
+        }
+        if node_ids is not None:
+            present = {n.id for n in self.present_nodes(now)}
+            unknown = [i for i in node_ids if i not in present]
+            if unknown:
+                raise ServiceError(404, "NodeNotFound", f"No such node in pool {self.name}: {unknown}.")
+            chosen = [eligible[i] for i in node_ids if i in eligible]
+            if len(chosen) < len(node_ids):
+                raise ServiceError(
+                    409, "NodesNotAvailable", "Some of the nodes are leaving or can never run tasks."
+                )
+        else:
+            ranked = sorted(eligible.values(), key=lambda n: (bool(n.unfinished_tasks(now)), n.ordinal))
+            wanted = len(ranked) if count is None else count
+            if wanted > len(ranked):
+                raise ServiceError(
+                    409,
+                    "NodesNotAvailable",
+                    f"Pool {self.name} has {len(ranked)} nodes that can run tasks, not {wanted}.",
+                )
+            chosen = ranked[:wanted]
+        result = []
+        for node in chosen:
+            idle = ctx.idle_at(node)
+            assert idle is not None
+            start = max(now, idle)
+            node.tasks.append([start, start + seconds])
+            result.append({"id": node.id, "start": start, "end": start + seconds})
+        return result
 
     def _grow(
         self,
@@ -381,14 +459,19 @@ class Pool:
         self.allocation_since = now
 
     def start_delete(self, now: float) -> None:
+        """Delete the pool: "any Tasks running on existing Compute Nodes are terminated and
+        requeued (as if a resize Pool operation had been requested with the default requeue
+        option)" (data-plane "Pool - Delete"); nodes waiting to leave under TaskCompletion leave now."""
         self.prune(now)
         self.delete_started = now
         self.provisioning_since = now
         self.delete_done = now + self.timings.deletion_base + self.timings.deletion_per_node * len(self.nodes)
         self.nodes = [n for n in self.nodes if n.appear_at <= now]
         for n in self.nodes:
-            if n.leave_at is None:
+            if n.leave_at is None or n.leave_at > now:
+                self._stop_tasks(n, now, "tasks_requeued")
                 n.leave_at = now
+                n.gone_at = None
             n.gone_at = min(n.gone_at or self.delete_done, self.delete_done)
         self.resize = None
         self.allocation_since = now

@@ -77,6 +77,9 @@ class Store:
         self.accounts: dict[tuple[str, str, str], Account] = {}
         self.by_name: dict[str, Account] = {}
         self.scripts: list[Script] = []
+        self.task_counters: dict[str, dict[str, int]] = {}
+        """Per pool ARM id (lower case): tasks requeued/terminated by node removal. Each pool
+        holds its own dict, registered here so the counts outlive the pool's deletion."""
         if state_dir:
             (state_dir / "pools").mkdir(parents=True, exist_ok=True)
 
@@ -161,6 +164,7 @@ class Store:
                     "delete pools or raise the quota.",
                 )
             pool = Pool(arm_id=account.pool_id(name), name=name, body=stored, now=now, timings=self.timings)
+            self._register(pool)
             account.pools[name.lower()] = pool
             self._resize(account, pool, now)
             self.save_pool(pool)
@@ -269,6 +273,30 @@ class Store:
         pool = self.pool(account, name, self.clock.now())
         self._forget(account, pool)
 
+    def busy_nodes(
+        self,
+        account: Account,
+        name: str,
+        seconds: float,
+        *,
+        count: int | None = None,
+        node_ids: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Make nodes of a pool run a simulated task for `seconds` (see `Pool.busy`)."""
+        now = self.clock.now()
+        pool = self.pool(account, name, now)
+        ensure_not_deleting(pool)
+        started = pool.busy(now, seconds, count=count, node_ids=node_ids)
+        self.save_pool(pool)
+        return started
+
+    def reset_task_counters(self) -> None:
+        for counts in self.task_counters.values():
+            counts.clear()
+
+    def _register(self, pool: Pool) -> None:
+        pool.task_counters = self.task_counters.setdefault(pool.arm_id.lower(), {})
+
     def _resize(self, account: Account, pool: Pool, now: float) -> None:
         targets = pool.desired_targets(now)
         pool.resize_to(
@@ -337,6 +365,7 @@ class Store:
             if account_found is None:
                 continue
             account_found.pools[pool.name.lower()] = pool
+            self._register(pool)
             latest = max(latest, pool.last_modified, pool.provisioning_since, pool.allocation_since)
         clock_file = self.state_dir / "clock.json"
         saved = json.loads(clock_file.read_text())["now"] if clock_file.exists() else 0.0
@@ -356,6 +385,7 @@ class Store:
         self.accounts.clear()
         self.by_name.clear()
         self.scripts.clear()
+        self.task_counters.clear()
 
 
 def _timeout_seconds(text: str, timings: Timings) -> float:
