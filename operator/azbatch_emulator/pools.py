@@ -251,7 +251,9 @@ class Pool:
         for is_dedicated, target, free in ((True, dedicated, free_cores[0]), (False, low, free_cores[1])):
             have = [n for n in self.nodes if n.dedicated == is_dedicated and n.leave_at is None]
             if target < len(have):
-                ends.append(self._shrink(now, have, len(have) - target, deallocation))
+                ends.append(
+                    self._shrink(now, have, len(have) - target, deallocation, now + timeout_seconds, errors)
+                )
                 continue
             wanted = target - len(have)
             allowed = int(free // self.cores_per_node())
@@ -289,7 +291,15 @@ class Pool:
         pending += [n.gone_at for n in self.nodes if n.gone_at is not None and n.gone_at > now]
         return max([at_least, *pending])
 
-    def _shrink(self, now: float, have: list[Node], count: int, deallocation: str) -> float:
+    def _shrink(
+        self,
+        now: float,
+        have: list[Node],
+        count: int,
+        deallocation: str,
+        deadline: float,
+        errors: list[dict[str, str]],
+    ) -> float:
         """Remove `count` nodes; returns when the last of them is gone.
 
         Which nodes go is the service's choice ("the Batch service chooses which nodes to remove");
@@ -298,12 +308,29 @@ class Pool:
         their tasks follows ComputeNodeDeallocationOption: Requeue and Terminate stop the tasks
         and remove the node at once (counted as requeued or terminated); TaskCompletion lets the
         tasks finish, then removes the node; RetainedData does the same (tasks here keep no data
-        with a retention period to wait for)."""
+        with a retention period to wait for).
+
+        The resize's resizeTimeout ("the timeout for allocation of compute nodes to the pool or
+        removal of compute nodes from the pool") ends a removal that would take longer: at the
+        deadline the resize is over, nodes not yet leaving stay (their tasks go on) and the resize
+        reports RemoveNodesFailed."""
         doomed = sorted(have, key=lambda n: self._removal_order(n, now))[:count]
         future = {id(n) for n in doomed if n.appear_at > now}
         self.nodes = [n for n in self.nodes if id(n) not in future]
         gone = [self._remove(n, now, deallocation) for n in doomed if id(n) not in future]
-        return max(gone, default=now + self.timings.stop_resize)
+        late = [n for n in doomed if n.leave_at is not None and n.leave_at > deadline]
+        if not late:
+            return max(gone, default=now + self.timings.stop_resize)
+        for node in late:
+            node.leave_at = node.gone_at = None
+        errors.append(
+            {
+                "code": "RemoveNodesFailed",
+                "message": f"{len(late)} of the nodes selected for removal were still running tasks when the "
+                "resize timeout was reached; they remain in the pool",
+            }
+        )
+        return max([deadline, *(n.gone_at for n in doomed if n.gone_at is not None)])
 
     @staticmethod
     def _removal_order(node: Node, now: float) -> tuple[int, float]:
