@@ -19,13 +19,14 @@ import shutil
 import socket
 import tempfile
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from azbatch_emulator import admin_api, data_api, entra_api, mgmt_api
+from azbatch_emulator import admin_api, arm_api, data_api, entra_api, mgmt_api
 from azbatch_emulator.clock import SimClock
 from azbatch_emulator.errors import (
     ServiceError,
@@ -38,10 +39,12 @@ from azbatch_emulator.faults import CallCounters, FaultBook
 from azbatch_emulator.identity import (
     BATCH_AUDIENCE,
     MANAGEMENT_AUDIENCE,
+    MANAGEMENT_AUDIENCES,
     FederationIssuer,
     TokenIssuer,
     load_or_create_key,
 )
+from azbatch_emulator.routing import CanonicalRouter, plane_of
 from azbatch_emulator.rules import check_batch_api_version, check_mgmt_api_version
 from azbatch_emulator.settings import DEFAULT_FEDERATED_SUBJECT, DEFAULT_LOCATION, Identity
 from azbatch_emulator.store import Account, Store, atomic_write
@@ -218,12 +221,19 @@ class Emulator:
 
     # --- HTTP ---------------------------------------------------------------------------
     def build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=4 * 1024 * 1024)
+        with warnings.catch_warnings():
+            # aiohttp 3 deprecates passing a router; it is the one place that sees the path before
+            # matching, which ARM-style routing needs (aiohttp is pinned below 4).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            app = web.Application(
+                router=CanonicalRouter(), middlewares=[self._middleware], client_max_size=4 * 1024 * 1024
+            )
         app[EMULATOR_KEY] = self
         admin_api.register(app.router, self)
-        entra_api.register(app.router, self)
+        arm_api.register(app.router, self)
         mgmt_api.register(app.router, self)
         data_api.register(app.router, self)
+        entra_api.register(app.router, self)
         return app
 
     @web.middleware
@@ -238,8 +248,12 @@ class Emulator:
                 self.counters.record(route, request.method)
                 await self._inject_fault(request, route)
             if plane == "mgmt":
-                self._authenticate(request, MANAGEMENT_AUDIENCE)
-                check_mgmt_api_version(request.query.get("api-version"))
+                self._authenticate(request, MANAGEMENT_AUDIENCES)
+                if route != "mgmt.unknown":
+                    check_mgmt_api_version(request.query.get("api-version"))
+            elif plane == "arm":  # Microsoft.Resources: its own api-versions, the same tokens
+                self._authenticate(request, MANAGEMENT_AUDIENCES)
+                check_resources_api_version(request.query.get("api-version"))
             elif plane == "batch":
                 self._authenticate(request, BATCH_AUDIENCE)
                 check_batch_api_version(request.query.get("api-version"))
@@ -264,7 +278,7 @@ class Emulator:
             client_rid = request.headers.get("client-request-id")
             if client_rid:
                 response.headers["client-request-id"] = client_rid
-        elif plane == "mgmt":
+        elif plane in ("mgmt", "arm"):
             response.headers.setdefault("x-ms-request-id", rid)
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(
@@ -289,7 +303,7 @@ class Emulator:
         if fault.status:
             raise fault.error()
 
-    def _authenticate(self, request: web.Request, audience: str) -> None:
+    def _authenticate(self, request: web.Request, audience: str | tuple[str, ...]) -> None:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if not header:
@@ -341,19 +355,25 @@ class DroppedConnectionError(Exception):
 
 
 def _unrouted(path: str) -> str:
-    if path.startswith("/subscriptions/"):
-        return "mgmt.unknown"
-    if path.startswith("/batch/"):
-        return "batch.unknown"
-    if path.startswith("/_admin"):
-        return "admin.unknown"
-    return "entra.unknown"
+    return f"{plane_of(path)}.unknown"
+
+
+def check_resources_api_version(value: str | None) -> None:
+    if not value:
+        raise ServiceError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
 
 
 def _not_found(plane: str, request: web.Request) -> ServiceError:
-    if plane == "mgmt":
+    if plane in ("mgmt", "arm"):
         return ServiceError(
-            404, "InvalidResourceType", f"The resource type could not be found for '{request.path}'."
+            404,
+            "InvalidResourceType",
+            f"The resource type could not be found for '{request.path}' (the emulator serves Microsoft.Batch "
+            "batchAccounts and pools, and the Microsoft.Resources reads listed in docs/emulator.md).",
         )
     if plane == "batch":
         return ServiceError(

@@ -21,6 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from azbatch_emulator.errors import ServiceError
 
 MANAGEMENT_AUDIENCE = "https://management.azure.com/"
+CLASSIC_MANAGEMENT_AUDIENCE = "https://management.core.windows.net/"
+MANAGEMENT_AUDIENCES = (MANAGEMENT_AUDIENCE, CLASSIC_MANAGEMENT_AUDIENCE)
+"""ARM accepts both: the public cloud's metadata names `management.core.windows.net` (what the Azure
+CLI asks a token for), the SDKs default to `management.azure.com`."""
 BATCH_AUDIENCE = "https://batch.core.windows.net/"
 FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -115,8 +119,9 @@ class TokenIssuer:
         }
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
 
-    def verify(self, token: str, *, audience: str) -> VerifiedToken:
-        """Check signature, expiry and audience; raise a 401 `ServiceError` shaped by the caller."""
+    def verify(self, token: str, *, audience: str | tuple[str, ...]) -> VerifiedToken:
+        """Check signature, expiry and audience (one of `audience`); raise a 401 `ServiceError`."""
+        allowed = (audience,) if isinstance(audience, str) else audience
         verified = self._cache.get(token)
         if verified is None:
             try:
@@ -140,12 +145,12 @@ class TokenIssuer:
                 f"The access token expiry UTC time '{_utc(verified.expires)}' is earlier than current UTC "
                 f"time '{_utc(time.time())}'.",
             )
-        if not same_audience(verified.audience, audience):
+        if not any(same_audience(verified.audience, a) for a in allowed):
             raise ServiceError(
                 401,
                 "InvalidAuthenticationTokenAudience",
                 f"The access token has been obtained for wrong audience or resource '{verified.audience}'. "
-                f"It should exactly match with one of the allowed audiences '{audience}'.",
+                f"It should exactly match with one of the allowed audiences '{', '.join(allowed)}'.",
             )
         return verified
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import bisect
+import hashlib
+import hmac
 import math
 import re
 from collections.abc import Callable
@@ -11,8 +14,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from azbatch_emulator import directory
 from azbatch_emulator.errors import JSON_TYPE, ServiceError, dumps
 from azbatch_emulator.pools import Pool
+from azbatch_emulator.rules import mgmt_api_version
 from azbatch_emulator.store import Account
 
 if TYPE_CHECKING:
@@ -23,11 +28,29 @@ ACCOUNT_PATH = (
 )
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+REMOVED_IN_2025_06_01 = (
+    "certificates",
+    "targetNodeCommunicationMode",
+    "currentNodeCommunicationMode",
+    "resourceTags",
+)
+"""Pool properties the 2025-06-01 API no longer has (2024-02-01 and 2024-07-01 still return them)."""
+AUTHENTICATION_MODES = ["SharedKey", "AAD", "TaskAuthenticationToken"]
 
 
 def register(router: web.UrlDispatcher, emu: Emulator) -> None:
     api = ManagementApi(emu)
+    router.add_resource(
+        "/subscriptions/{subscription}/providers/Microsoft.Batch/batchAccounts", name="mgmt.accounts"
+    ).add_route("GET", api.list_accounts)
+    router.add_resource(
+        "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Batch/batchAccounts",
+        name="mgmt.groupAccounts",
+    ).add_route("GET", api.list_group_accounts)
     router.add_resource(ACCOUNT_PATH, name="mgmt.account").add_route("GET", api.get_account)
+    router.add_resource(ACCOUNT_PATH + "/listKeys", name="mgmt.account.listKeys").add_route(
+        "POST", api.list_keys
+    )
     router.add_resource(ACCOUNT_PATH + "/pools", name="mgmt.pools").add_route("GET", api.list_pools)
     pool = router.add_resource(ACCOUNT_PATH + "/pools/{pool}", name="mgmt.pool")
     pool.add_route("GET", api.get_pool)
@@ -60,6 +83,55 @@ async def read_json(request: web.Request) -> Any:
         ) from exc
 
 
+def account_keys(emu: Emulator, account: Account) -> dict[str, str]:
+    """The account's shared keys: stable per state dir (derived from its client secret) and account."""
+    secret = emu.identity.client_secret.encode()
+
+    def key(which: str) -> str:
+        digest = hmac.new(secret, f"{account.name.lower()}:{which}".encode(), hashlib.sha512).digest()
+        return base64.b64encode(digest).decode()
+
+    return {"accountName": account.name, "primary": key("primary"), "secondary": key("secondary")}
+
+
+def account_json(emu: Emulator, account: Account) -> dict[str, Any]:
+    return {
+        "id": account.arm_id,
+        "name": account.name,
+        "type": "Microsoft.Batch/batchAccounts",
+        "location": account.location,
+        "identity": {"type": "None"},
+        "tags": {},
+        "properties": {
+            "accountEndpoint": emu.account_endpoint(account.name),
+            "nodeManagementEndpoint": f"{emu.account_endpoint(account.name)}/nodemanagement",
+            "provisioningState": "Succeeded",
+            "poolAllocationMode": "BatchService",
+            "dedicatedCoreQuota": account.dedicated_core_quota,
+            "lowPriorityCoreQuota": account.low_priority_core_quota,
+            "dedicatedCoreQuotaPerVMFamilyEnforced": False,
+            "dedicatedCoreQuotaPerVMFamily": [],
+            "poolQuota": account.pool_quota,
+            "activeJobAndJobScheduleQuota": 300,
+            "publicNetworkAccess": "Enabled",
+            "networkProfile": {"accountAccess": {"defaultAction": "Allow"}},
+            "privateEndpointConnections": [],
+            "encryption": {"keySource": "Microsoft.Batch"},
+            "allowedAuthenticationModes": list(AUTHENTICATION_MODES),
+        },
+    }
+
+
+def shaped_pool(body: dict[str, Any], api_version: str | None) -> dict[str, Any]:
+    """A pool's ARM JSON in the shape of the request's api-version."""
+    if mgmt_api_version(api_version) >= "2025-06-01":
+        props = body.get("properties")
+        if isinstance(props, dict):
+            for key in REMOVED_IN_2025_06_01:
+                props.pop(key, None)
+    return body
+
+
 class ManagementApi:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
@@ -69,31 +141,36 @@ class ManagementApi:
         info = request.match_info
         return self.store.account(info["subscription"], info["group"], info["account"])
 
-    def _pool_response(self, pool: Pool, *, status: int = 200) -> web.Response:
-        return json_response(pool.arm_json(self.emu.clock.now()), status=status, headers={"ETag": pool.etag})
+    def _pool_response(self, pool: Pool, request: web.Request, *, status: int = 200) -> web.Response:
+        body = shaped_pool(pool.arm_json(self.emu.clock.now()), request.query.get("api-version"))
+        return json_response(body, status=status, headers={"ETag": pool.etag})
 
     async def get_account(self, request: web.Request) -> web.Response:
-        account = self._account(request)
-        body = {
-            "id": account.arm_id,
-            "name": account.name,
-            "type": "Microsoft.Batch/batchAccounts",
-            "location": account.location,
-            "identity": {"type": "None"},
-            "properties": {
-                "accountEndpoint": self.emu.account_endpoint(account.name),
-                "provisioningState": "Succeeded",
-                "poolAllocationMode": "BatchService",
-                "dedicatedCoreQuota": account.dedicated_core_quota,
-                "lowPriorityCoreQuota": account.low_priority_core_quota,
-                "dedicatedCoreQuotaPerVMFamilyEnforced": False,
-                "poolQuota": account.pool_quota,
-                "activeJobAndJobScheduleQuota": 300,
-                "publicNetworkAccess": "Enabled",
-                "allowedAuthenticationModes": ["AAD"],
-            },
-        }
-        return json_response(body)
+        return json_response(account_json(self.emu, self._account(request)))
+
+    def _accounts_page(self, request: web.Request, group: str | None) -> web.Response:
+        subscription = directory.subscription(self.emu, request.match_info["subscription"])
+        if group is not None:
+            group, _ = directory.resource_group(self.emu, subscription, group)
+        accounts = sorted(
+            (
+                a
+                for a in self.store.accounts.values()
+                if a.subscription_id.lower() == subscription.lower()
+                and (group is None or a.resource_group.lower() == group.lower())
+            ),
+            key=lambda a: a.name,
+        )
+        return json_response({"value": [account_json(self.emu, a) for a in accounts]})
+
+    async def list_accounts(self, request: web.Request) -> web.Response:
+        return self._accounts_page(request, None)
+
+    async def list_group_accounts(self, request: web.Request) -> web.Response:
+        return self._accounts_page(request, request.match_info["group"])
+
+    async def list_keys(self, request: web.Request) -> web.Response:
+        return json_response(account_keys(self.emu, self._account(request)))
 
     async def list_pools(self, request: web.Request) -> web.Response:
         account = self._account(request)
@@ -106,7 +183,10 @@ class ManagementApi:
             bisect.bisect_right(names, request.query["$skiptoken"]) if "$skiptoken" in request.query else 0
         )
         page = names[start : start + size]
-        body: dict[str, Any] = {"value": [account.pools[name].arm_json(now) for name in page]}
+        version = request.query.get("api-version")
+        body: dict[str, Any] = {
+            "value": [shaped_pool(account.pools[name].arm_json(now), version) for name in page]
+        }
         if start + size < len(names):
             extra = f"&$filter={quote(request.query['$filter'])}" if "$filter" in request.query else ""
             body["nextLink"] = (
@@ -117,7 +197,8 @@ class ManagementApi:
 
     async def get_pool(self, request: web.Request) -> web.Response:
         account = self._account(request)
-        return self._pool_response(self.store.pool(account, request.match_info["pool"], self.emu.clock.now()))
+        pool = self.store.pool(account, request.match_info["pool"], self.emu.clock.now())
+        return self._pool_response(pool, request)
 
     async def put_pool(self, request: web.Request) -> web.Response:
         account = self._account(request)
@@ -129,7 +210,7 @@ class ManagementApi:
             if_match=request.headers.get("If-Match"),
             if_none_match=request.headers.get("If-None-Match"),
         )
-        return self._pool_response(pool)
+        return self._pool_response(pool, request)
 
     async def patch_pool(self, request: web.Request) -> web.Response:
         account = self._account(request)
@@ -137,7 +218,7 @@ class ManagementApi:
         pool = self.store.patch_pool(
             account, request.match_info["pool"], body, if_match=request.headers.get("If-Match")
         )
-        return self._pool_response(pool)
+        return self._pool_response(pool, request)
 
     async def delete_pool(self, request: web.Request) -> web.Response:
         account = self._account(request)
@@ -175,11 +256,12 @@ class ManagementApi:
 
     async def stop_resize(self, request: web.Request) -> web.Response:
         account = self._account(request)
-        return self._pool_response(self.store.stop_resize(account, request.match_info["pool"]))
+        return self._pool_response(self.store.stop_resize(account, request.match_info["pool"]), request)
 
     async def disable_autoscale(self, request: web.Request) -> web.Response:
         account = self._account(request)
-        return self._pool_response(self.store.disable_autoscale(account, request.match_info["pool"]))
+        pool = self.store.disable_autoscale(account, request.match_info["pool"])
+        return self._pool_response(pool, request)
 
 
 _FILTER = re.compile(

@@ -15,10 +15,13 @@ from azbatch_emulator.clock import parse_duration
 from azbatch_emulator.errors import ServiceError
 from azbatch_emulator.timings import Timings
 
-MGMT_API_VERSIONS = ("2024-07-01", "2025-06-01")
-"""Known management api-versions; any later dated version is accepted as well."""
-OLDEST_MGMT_API_VERSION = "2024-07-01"
-OLDEST_BATCH_API_VERSION = "2024-07-01"
+MGMT_API_VERSIONS = ("2024-02-01", "2024-07-01", "2025-06-01")
+"""The Microsoft.Batch management api-versions Azure serves that current clients send (azure-cli's
+azure-mgmt-batch 17 sends 2024-02-01, azure-mgmt-batch 18 2024-07-01, 19 2025-06-01). A dated version
+after the newest is answered as the newest; any other version is refused, as ARM refuses it."""
+BATCH_API_VERSIONS = ("2024-02-01.19.0", "2024-07-01.20.0", "2025-06-01")
+"""The Batch data-plane api-versions served (azure-cli 2.91 bundles azure-batch 15.0.0b1: 2024-02-01.19.0;
+azure-batch 15.1 sends 2025-06-01); later dated versions are answered as the newest."""
 _API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\d+\.\d+)?(?:-preview)?$")
 POOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
@@ -80,6 +83,28 @@ def missing(path: str, hint: str) -> ServiceError:
 
 
 # --- api-version ----------------------------------------------------------------------------
+def _newer_than_known(value: str, known: tuple[str, ...]) -> bool:
+    """A stable dated version after the newest served one (and not absurdly far in the future)."""
+    match = _API_VERSION.match(value)
+    if not match or value.endswith("-preview"):
+        return False
+    newest = max(v[:10] for v in known)
+    return match.group(1) > newest and _dated_and_recent(match.group(1), newest)
+
+
+def mgmt_api_version(value: str | None) -> str:
+    """The served version whose shape answers `value` (the newest for a later dated version)."""
+    if value in MGMT_API_VERSIONS:
+        return value
+    return MGMT_API_VERSIONS[-1]
+
+
+def batch_api_version(value: str | None) -> str:
+    if value in BATCH_API_VERSIONS:
+        return value
+    return BATCH_API_VERSIONS[-1]
+
+
 def check_mgmt_api_version(value: str | None) -> None:
     if not value:
         raise ServiceError(
@@ -87,40 +112,40 @@ def check_mgmt_api_version(value: str | None) -> None:
             "MissingApiVersionParameter",
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
-    match = _API_VERSION.match(value)
-    if not match:
+    if not _API_VERSION.match(value):
         raise ServiceError(
             400,
             "InvalidApiVersionParameter",
             f"The api-version '{value}' is invalid. The supported versions are "
             f"'{','.join(MGMT_API_VERSIONS)}'.",
         )
-    if value not in MGMT_API_VERSIONS and not _dated_and_recent(match.group(1), OLDEST_MGMT_API_VERSION):
+    if value not in MGMT_API_VERSIONS and not _newer_than_known(value, MGMT_API_VERSIONS):
         raise ServiceError(
             400,
             "NoRegisteredProviderFound",
-            f"No registered resource provider found for API version '{value}' and type 'batchAccounts'. "
-            f"The supported api-versions are '{', '.join(MGMT_API_VERSIONS)}' (and later).",
+            f"No registered resource provider found for location 'eastus' and API version '{value}' for "
+            f"type 'batchAccounts'. The supported api-versions are '{', '.join(MGMT_API_VERSIONS)}'. "
+            "The supported locations are 'eastus'.",
         )
 
 
 def check_batch_api_version(value: str | None) -> None:
-    match = _API_VERSION.match(value or "")
-    if not value or not match or not _dated_and_recent(match.group(1), OLDEST_BATCH_API_VERSION):
-        raise ServiceError(
-            400,
-            "InvalidQueryParameterValue",
-            "Value for one of the query parameters specified in the request URI is invalid.",
-            details=[
-                ("QueryParameterName", "api-version"),
-                ("QueryParameterValue", str(value)),
-                (
-                    "Reason",
-                    f"The api-version must be {OLDEST_BATCH_API_VERSION} or later "
-                    "(azure-batch 15 sends 2025-06-01).",
-                ),
-            ],
-        )
+    if value in BATCH_API_VERSIONS or (value and _newer_than_known(value, BATCH_API_VERSIONS)):
+        return
+    raise ServiceError(
+        400,
+        "InvalidQueryParameterValue",
+        "Value for one of the query parameters specified in the request URI is invalid.",
+        details=[
+            ("QueryParameterName", "api-version"),
+            ("QueryParameterValue", str(value)),
+            (
+                "Reason",
+                f"The specified api-version is not supported; supported: {', '.join(BATCH_API_VERSIONS)} "
+                "(azure-cli sends 2024-02-01.19.0, azure-batch 15 sends 2025-06-01).",
+            ),
+        ],
+    )
 
 
 def _dated_and_recent(date: str, oldest: str) -> bool:
