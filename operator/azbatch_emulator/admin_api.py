@@ -14,7 +14,7 @@ from azbatch_emulator.faults import management_writes, parse_fault
 from azbatch_emulator.identity import DEFAULT_TOKEN_LIFETIME, MANAGEMENT_AUDIENCE
 from azbatch_emulator.mgmt_api import json_response, read_json
 from azbatch_emulator.nodes import node_state
-from azbatch_emulator.pools import Pool
+from azbatch_emulator.pools import Pool, identity_json
 from azbatch_emulator.scripts import parse_script
 from azbatch_emulator.store import Account
 
@@ -261,6 +261,7 @@ def node_details(pool: Pool, now: float) -> list[dict[str, Any]]:
                 "leave_at": node.leave_at,
                 "running_tasks": node.running_tasks(now),
                 "tasks": [{"start": start, "end": end} for start, end in node.tasks],
+                "identity": identity_json(node.identity) if node.identity is not None else None,
             }
         )
     return details

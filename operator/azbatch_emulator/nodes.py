@@ -34,6 +34,9 @@ class Node:
     gone_at: float | None = None
     extension_failures: dict[str, Failure] = field(default_factory=dict)
     start_task_failure: Failure | None = None
+    identity: Any = None
+    """The pool identity this node was created with (the pool's `identity` body, or None): a
+    changed pool identity reaches only nodes created after the pool was at zero nodes."""
     tasks: list[list[float]] = field(default_factory=list)
     """Simulated job tasks as [start, end] instants (admin `busy_nodes`); a task removed from a
     leaving node (Requeue/Terminate) is dropped from the list."""
@@ -58,6 +61,7 @@ class Node:
             "extension_failures": {k: vars_of(v) for k, v in self.extension_failures.items()},
             "start_task_failure": vars_of(self.start_task_failure) if self.start_task_failure else None,
             "tasks": self.tasks,
+            "identity": self.identity,
         }
 
     @classmethod
@@ -73,6 +77,7 @@ class Node:
             extension_failures={k: Failure(**v) for k, v in data.get("extension_failures", {}).items()},
             start_task_failure=Failure(**stf) if stf else None,
             tasks=[list(t) for t in data.get("tasks", [])],
+            identity=data.get("identity"),
         )
 
 

@@ -147,6 +147,11 @@ class Pool:
         self.nodes: list[Node] = []
         self.next_ordinal = 0
         self.autoscale_run: dict[str, Any] | None = None
+        self.node_identity: Any = copy.deepcopy(body.get("identity"))
+        """The identity new nodes get. BatchPoolIdentity (management spec): "If the pool identity
+        is updated during update an existing pool, only the new vms which are created after the
+        pool shrinks to 0 will have the updated identities"; so it follows the body only while
+        the pool has no nodes at all."""
         self.task_counters: dict[str, int] = {}
         """Job tasks stopped by node removal: `tasks_requeued`, `tasks_terminated` (not persisted,
         like the request counters; the store keeps the dict past the pool's deletion)."""
@@ -241,6 +246,8 @@ class Pool:
     ) -> None:
         """Start a resize towards the targets (quota and timeout decide how far it gets)."""
         self.prune(now)
+        if not self.nodes:  # at zero nodes: new nodes get the pool's current identity
+            self.node_identity = copy.deepcopy(self.body.get("identity"))
         dedicated, low, timeout, deallocation = targets
         errors: list[dict[str, str]] = []
         allocation = next(
@@ -437,6 +444,7 @@ class Pool:
             ordinal=ordinal,
             dedicated=dedicated,
             appear_at=appear,
+            identity=copy.deepcopy(self.node_identity),
         )
         extensions = self.vm_config().get("extensions") or []
         windows = "windows" in str(self.vm_config().get("nodeAgentSkuId", "")).lower()
@@ -574,6 +582,7 @@ class Pool:
             "nodes": [n.to_state() for n in self.nodes],
             "next_ordinal": self.next_ordinal,
             "autoscale_run": self.autoscale_run,
+            "node_identity": self.node_identity,
         }
 
     @classmethod
@@ -591,4 +600,9 @@ class Pool:
         pool.nodes = [Node.from_state(n) for n in data["nodes"]]
         pool.next_ordinal = data["next_ordinal"]
         pool.autoscale_run = data.get("autoscale_run")
+        if "node_identity" in data:
+            pool.node_identity = data["node_identity"]
+        else:  # a state file from before identities were recorded: every node had the pool's
+            for node in pool.nodes:
+                node.identity = copy.deepcopy(pool.node_identity)
         return pool
