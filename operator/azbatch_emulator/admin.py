@@ -247,6 +247,20 @@ class AdminClient:
         """Each present node as the emulator sees it: id, state, tasks, leave_at, identity, ..."""
         return list(self._call("GET", _nodes_path(pool_id))["nodes"])
 
+    # defaults echoed on reads
+    def add_echoed_default(self, path: str, value: Any, *, pool: str = "*") -> dict[str, Any]:
+        """Make every read of matching pools (glob on the name) return `value` at `path` inside
+        `properties` where it is absent and its parent exists: dot-separated names, `name[*]` for
+        every item of a list, e.g. `add_echoed_default("startTask.resourceFiles[*].fileMode", "0755")`."""
+        result: dict[str, Any] = self._call("POST", "/defaults", {"path": path, "value": value, "pool": pool})
+        return result
+
+    def echoed_defaults(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/defaults")["defaults"])
+
+    def clear_echoed_defaults(self) -> None:
+        self._call("DELETE", "/defaults")
+
     # tokens
     def issue_token(self, *, audience: str, lifetime_seconds: float = 3600.0) -> str:
         """A token signed by the emulator for any audience and lifetime (negative: already expired)."""
@@ -332,6 +346,18 @@ class AsyncAdminClient:
 
     async def pool_nodes(self, pool_id: str) -> list[dict[str, Any]]:
         return list((await self.call("GET", _nodes_path(pool_id)))["nodes"])
+
+    async def add_echoed_default(self, path: str, value: Any, *, pool: str = "*") -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "POST", "/defaults", {"path": path, "value": value, "pool": pool}
+        )
+        return result
+
+    async def echoed_defaults(self) -> list[dict[str, Any]]:
+        return list((await self.call("GET", "/defaults"))["defaults"])
+
+    async def clear_echoed_defaults(self) -> None:
+        await self.call("DELETE", "/defaults")
 
     async def reset(self) -> None:
         await self.call("POST", "/reset")

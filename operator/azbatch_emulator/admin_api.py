@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from azbatch_emulator.defaults import parse_echoed_default
 from azbatch_emulator.errors import ServiceError
 from azbatch_emulator.faults import management_writes, parse_fault
 from azbatch_emulator.identity import DEFAULT_TOKEN_LIFETIME, MANAGEMENT_AUDIENCE
@@ -46,6 +47,9 @@ def register(router: web.UrlDispatcher, emu: Emulator) -> None:
         ("/_admin/pools/busy", "admin.pools.busy", "POST", api.busy),
         ("/_admin/pools/nodes", "admin.pools.nodes", "GET", api.nodes),
         ("/_admin/tasks", "admin.tasks", "GET", api.tasks),
+        ("/_admin/defaults", "admin.defaults", "GET", api.list_defaults),
+        ("/_admin/defaults", "admin.defaults", "POST", api.add_default),
+        ("/_admin/defaults", "admin.defaults", "DELETE", api.clear_defaults),
         ("/_admin/tokens", "admin.tokens", "POST", api.token),
         ("/_admin/federated-tokens", "admin.federatedTokens", "POST", api.federated_token),
     ]
@@ -96,6 +100,18 @@ class AdminApi:
     async def clear_scripts(self, request: web.Request) -> web.Response:
         self.emu.store.scripts.clear()
         return json_response({"scripts": []})
+
+    async def list_defaults(self, request: web.Request) -> web.Response:
+        return json_response({"defaults": [d.to_json() for d in self.emu.store.echoed_defaults]})
+
+    async def add_default(self, request: web.Request) -> web.Response:
+        default = parse_echoed_default(await _object(request))
+        self.emu.store.echoed_defaults.append(default)
+        return json_response(default.to_json(), status=201)
+
+    async def clear_defaults(self, request: web.Request) -> web.Response:
+        self.emu.store.echoed_defaults.clear()
+        return json_response({"defaults": []})
 
     async def clock(self, request: web.Request) -> web.Response:
         clock = self.emu.clock

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from azbatch_emulator.clock import iso
+from azbatch_emulator.defaults import EchoedDefault, echo_service_defaults, fill
 from azbatch_emulator.errors import ServiceError
 from azbatch_emulator.nodes import Failure, Node, NodeContext
 from azbatch_emulator.scripts import Script
@@ -152,6 +153,8 @@ class Pool:
         is updated during update an existing pool, only the new vms which are created after the
         pool shrinks to 0 will have the updated identities"; so it follows the body only while
         the pool has no nodes at all."""
+        self.extra_defaults: list[EchoedDefault] = []
+        """Defaults the admin API added to every read (the store's list, shared by all pools)."""
         self.task_counters: dict[str, int] = {}
         """Job tasks stopped by node removal: `tasks_requeued`, `tasks_terminated` (not persisted,
         like the request counters; the store keeps the dict past the pool's deletion)."""
@@ -518,12 +521,11 @@ class Pool:
     # --- rendering -------------------------------------------------------------------------
     def arm_json(self, now: float) -> dict[str, Any]:
         props = copy.deepcopy(self.properties)
-        props.setdefault("interNodeCommunication", "Disabled")
-        props.setdefault("taskSlotsPerNode", 1)
-        props.setdefault("taskSchedulingPolicy", {"nodeFillType": "Spread"})
-        props.setdefault(
-            "scaleSettings", {"fixedScale": {"targetDedicatedNodes": 0, "targetLowPriorityNodes": 0}}
-        )
+        windows = "windows" in str(self.vm_config().get("nodeAgentSkuId", "")).lower()
+        echo_service_defaults(props, windows=windows)
+        for extra in self.extra_defaults:
+            if extra.matches(self.name):
+                fill(props, extra.path, extra.value)
         dedicated, low = self.counts(now)
         props.update(
             {

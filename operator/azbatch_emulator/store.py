@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from azbatch_emulator.clock import SimClock, parse_duration
+from azbatch_emulator.defaults import EchoedDefault
 from azbatch_emulator.errors import ServiceError
 from azbatch_emulator.pools import Pool, autoscaled, scale_targets
 from azbatch_emulator.rules import (
@@ -80,6 +81,8 @@ class Store:
         self.task_counters: dict[str, dict[str, int]] = {}
         """Per pool ARM id (lower case): tasks requeued/terminated by node removal. Each pool
         holds its own dict, registered here so the counts outlive the pool's deletion."""
+        self.echoed_defaults: list[EchoedDefault] = []
+        """Extra defaults the admin API asked every pool read to echo (shared with each pool)."""
         if state_dir:
             (state_dir / "pools").mkdir(parents=True, exist_ok=True)
 
@@ -296,6 +299,7 @@ class Store:
 
     def _register(self, pool: Pool) -> None:
         pool.task_counters = self.task_counters.setdefault(pool.arm_id.lower(), {})
+        pool.extra_defaults = self.echoed_defaults
 
     def _resize(self, account: Account, pool: Pool, now: float) -> None:
         targets = pool.desired_targets(now)
@@ -386,6 +390,7 @@ class Store:
         self.by_name.clear()
         self.scripts.clear()
         self.task_counters.clear()
+        self.echoed_defaults.clear()
 
 
 def _timeout_seconds(text: str, timings: Timings) -> float:
