@@ -101,15 +101,27 @@ class Store:
         return account
 
     def account(self, subscription_id: str, resource_group: str, name: str) -> Account:
-        account = self.accounts.get((subscription_id.lower(), resource_group.lower(), name.lower()))
-        if account is None:
+        """The account, or ARM's 404 for the first missing part of its id: the subscription
+        (SubscriptionNotFound), the resource group (ResourceGroupNotFound), the account
+        (ResourceNotFound). Subscriptions and groups exist here when they hold an account."""
+        subscription, group = subscription_id.lower(), resource_group.lower()
+        account = self.accounts.get((subscription, group, name.lower()))
+        if account is not None:
+            return account
+        if not any(key[0] == subscription for key in self.accounts):
             raise ServiceError(
-                404,
-                "ResourceNotFound",
-                f"The Resource 'Microsoft.Batch/batchAccounts/{name}' under resource group "
-                f"'{resource_group}' was not found.",
+                404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found."
             )
-        return account
+        if not any(key[:2] == (subscription, group) for key in self.accounts):
+            raise ServiceError(
+                404, "ResourceGroupNotFound", f"Resource group '{resource_group}' could not be found."
+            )
+        raise ServiceError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.Batch/batchAccounts/{name}' under resource group "
+            f"'{resource_group}' was not found.",
+        )
 
     def account_by_name(self, name: str) -> Account | None:
         return self.by_name.get(name.lower())

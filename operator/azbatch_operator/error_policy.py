@@ -41,6 +41,9 @@ _BY_CODE: dict[str, ErrorVerdict] = {
     # Conflicts that pass on their own.
     "poolbeingdeleted": ErrorVerdict(Disposition.RETRY, "PoolBeingDeleted", "", 10.0),
     "poolisresizing": ErrorVerdict(Disposition.RETRY, "PoolResizing", "", 10.0),
+    # A scale change while a resize runs; the convergence never sends one, so this is a race with
+    # someone else's resize: look again, and stop the resize first if the target still differs.
+    "poolbeingresized": ErrorVerdict(Disposition.RETRY, "PoolResizing", "", 10.0),
     "conditionnotmet": ErrorVerdict(Disposition.RETRY, "Conflict", "", 1.0),
     "anotheroperationinprogress": ErrorVerdict(Disposition.RETRY, "Conflict", "", 10.0),
     # Identity and access: a person must fix the credential or the role assignment.
@@ -71,15 +74,32 @@ _BY_CODE: dict[str, ErrorVerdict] = {
         " (managed identity, subnet, gallery image).",
         300.0,
     ),
-    # Where the pool should live does not exist.
+    # Where the pool should live does not exist (cloud.errors.missing_parent names the ARM id). It will
+    # not appear by itself, but a person may create it: look again at about the default resync interval.
+    "subscriptionnotfound": ErrorVerdict(
+        Disposition.STALL,
+        "SubscriptionNotFound",
+        "Check spec.account.subscriptionId: it must be a subscription of the operator's tenant that its"
+        " Azure identity can see (az account show --subscription <id>).",
+        60.0,
+    ),
     "resourcegroupnotfound": ErrorVerdict(
-        Disposition.STALL, "AccountNotFound", "Check spec.account.resourceGroup.", 300.0
+        Disposition.STALL,
+        "ResourceGroupNotFound",
+        "Check spec.account.resourceGroup: it must exist in that subscription"
+        " (az group show --subscription <id> --name <group>).",
+        60.0,
+    ),
+    "parentresourcenotfound": ErrorVerdict(
+        Disposition.STALL,
+        "AccountNotFound",
+        "Check spec.account.accountName: the Batch account must exist in that resource group"
+        " (az batch account show --resource-group <group> --name <account>); the operator creates pools,"
+        " never accounts.",
+        60.0,
     ),
     "accountnotfound": ErrorVerdict(
-        Disposition.STALL, "AccountNotFound", "Check spec.account (subscription, group, name).", 300.0
-    ),
-    "subscriptionnotfound": ErrorVerdict(
-        Disposition.STALL, "AccountNotFound", "Check spec.account.subscriptionId.", 300.0
+        Disposition.STALL, "AccountNotFound", "Check spec.account (subscription, group, name).", 60.0
     ),
     # The request itself is wrong: fix the spec.
     "invalidpropertyvalue": ErrorVerdict(Disposition.STALL, "InvalidSpec", "Fix the named property.", 300.0),
@@ -177,6 +197,15 @@ def classify_resize_error(code: str | None) -> ErrorVerdict:
     if "quota" in key:
         return classify(None, key) if key in _BY_CODE else _BY_CODE["accountcorequotareached"]
     return ErrorVerdict(Disposition.RETRY, "ResizeError", "", 120.0)
+
+
+# Resize errors that mean Azure stopped at the resize's own resizeTimeout (growing or shrinking).
+_RESIZE_TIMEOUTS = frozenset({"allocationtimedout", "resizetimedout", "removenodesfailed"})
+
+
+def is_resize_timeout(code: str | None) -> bool:
+    """Azure ended a resize at its resizeTimeout (RemoveNodesFailed: node removal did not finish)."""
+    return (code or "").lower() in _RESIZE_TIMEOUTS
 
 
 def retry_delay(verdict: ErrorVerdict, *, retry_after: float | None, attempt: int) -> float:

@@ -549,7 +549,15 @@ async def finalize(runtime: Runtime, body: Mapping[str, Any], events: EventSink)
         return Finalization(True, "observe only")
     account = account_of(resource)
     pool_name = resource.pool_name
-    raw = await runtime.pools.get(account, pool_name)
+    try:
+        raw = await runtime.pools.get(account, pool_name)
+    except AzureCallError as error:
+        if error.missing is None:
+            raise
+        # No subscription, group or account: no pool can be there, and waiting would never end.
+        events("Normal", "PoolLeft", f"{error.missing} does not exist, nor pool {pool_name}: none deleted.")
+        forget(runtime, ident)
+        return Finalization(True, "parent gone")
     if raw is None:
         forget(runtime, ident)
         return Finalization(True, "pool gone")

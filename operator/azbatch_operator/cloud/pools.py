@@ -12,7 +12,7 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from azbatch_operator.cloud.clients import AccountRef, AzureClients
-from azbatch_operator.cloud.errors import translate
+from azbatch_operator.cloud.errors import AzureCallError, missing_parent, translate
 
 ArmPool = dict[str, Any]
 # Pools per list page. Every page is one read of the subscription's ARM budget: at the service's
@@ -28,11 +28,17 @@ class PoolGateway:
         return self._clients.management(account.subscription_id).pool
 
     async def get(self, account: AccountRef, name: str) -> ArmPool | None:
-        """The pool as `GET pool` returns it, or None when it does not exist."""
+        """The pool as `GET pool` returns it, or None when it does not exist.
+
+        A 404 that says the account, its resource group or its subscription does not exist is an
+        error (its `missing` names which), not "no pool": creating the pool could never succeed."""
         try:
             pool = await self._pools(account).get(account.resource_group, account.account_name, name)
-        except ResourceNotFoundError:
-            return None
+        except ResourceNotFoundError as error:
+            parent = _missing_parent(translate("GET pool", error), account, parent_only=False)
+            if parent is None:
+                return None
+            raise parent from error
         except Exception as error:
             raise translate("GET pool", error) from error
         return _json(pool)
@@ -58,7 +64,8 @@ class PoolGateway:
                     pools[str(pool.get("name", ""))] = pool
                 url = page.get("nextLink")
         except Exception as error:
-            raise translate("GET pools", error) from error
+            failure = translate("GET pools", error)
+            raise (_missing_parent(failure, account, parent_only=True) or failure) from error
         return pools
 
     async def create(self, account: AccountRef, name: str, body: Mapping[str, Any]) -> ArmPool:
@@ -72,7 +79,8 @@ class PoolGateway:
                 match_condition=MatchConditions.IfMissing,
             )
         except Exception as error:
-            raise translate("PUT pool", error) from error
+            failure = translate("PUT pool", error)  # a 404 to a create: the pool's parent is missing
+            raise (_missing_parent(failure, account, parent_only=True) or failure) from error
         return _json(pool)
 
     async def update(
@@ -89,7 +97,8 @@ class PoolGateway:
                 match_condition=MatchConditions.IfNotModified if etag else None,
             )
         except Exception as error:
-            raise translate("PATCH pool", error) from error
+            failure = translate("PATCH pool", error)
+            raise (_missing_parent(failure, account, parent_only=False) or failure) from error
         return _json(pool)
 
     async def begin_delete(self, account: AccountRef, name: str) -> None:
@@ -102,6 +111,21 @@ class PoolGateway:
             return
         except Exception as error:
             raise translate("DELETE pool", error) from error
+
+    async def stop_resize(self, account: AccountRef, name: str) -> ArmPool:
+        """POST stopResize: the running resize ends where it is (Stopping, then Steady)."""
+        try:
+            pool = await self._pools(account).stop_resize(account.resource_group, account.account_name, name)
+        except Exception as error:
+            raise translate("POST stopResize", error) from error
+        return _json(pool)
+
+
+def _missing_parent(
+    error: AzureCallError, account: AccountRef, *, parent_only: bool
+) -> AzureCallError | None:
+    where = (account.subscription_id, account.resource_group, account.account_name)
+    return missing_parent(error, *where, parent_only=parent_only)
 
 
 def _json(model: Any) -> ArmPool:

@@ -1,4 +1,4 @@
-"""`azbatch-operator plan -f MANIFEST [--observed POOL.json]`: what the operator would do to a pool.
+"""`azbatch-operator plan MANIFEST [--observed POOL.json]`: what the operator would do to a pool.
 
 Offline: the observed pool is ARM JSON as `GET pool` returns it (a wire-example file with
 `responses.200.body` is accepted too). Live (no --observed): the pool is read from Azure with
@@ -6,7 +6,9 @@ the operator's own credentials, for reviewing a GitOps pull request before it me
 Secret values come from `v1 Secret` documents in the manifest file; without them (or without
 `--digest-key-file`, the operator's digest key) the plan says which secret-backed fields were not compared.
 
-Exit codes: 0 nothing to do, 2 changes planned (or waiting on Azure), 1 invalid input.
+Exit codes: 0 nothing to do, 2 changes planned (or waiting on Azure), 1 invalid input or a pool
+that cannot be planned (its subscription, resource group or Batch account does not exist: the
+message names it, as the resource's Stalled condition does), 2 also on a usage error.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from azbatch_operator.cloud.clients import AccountRef, AzureClients, CloudEndpoi
 from azbatch_operator.cloud.credentials import build_credential
 from azbatch_operator.cloud.errors import AzureCallError
 from azbatch_operator.cloud.pools import PoolGateway
+from azbatch_operator.error_policy import classify
 from azbatch_operator.logs import redact
 from azbatch_operator.models import BatchPool, ManifestError, load_manifests, secrets_from_documents
 from azbatch_operator.planning import Action, ActionType, Plan, decide_ownership, plan
@@ -31,6 +34,7 @@ from azbatch_operator.validation import has_errors, validate_manifest
 EXIT_NOTHING_TO_DO: Final = 0
 EXIT_INVALID: Final = 1
 EXIT_CHANGES: Final = 2
+EXIT_USAGE: Final = 2  # as argparse: no manifest, or two
 OFFLINE_CLUSTER: Final = "offline"
 
 
@@ -40,12 +44,13 @@ class InputError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-f",
-        "--filename",
-        dest="file",
-        required=True,
+        "manifest",
+        nargs="?",
         metavar="MANIFEST",
         help="a YAML file with the BatchPool (and optionally its Secrets); '-' reads stdin",
+    )
+    parser.add_argument(
+        "-f", "--filename", dest="file", metavar="MANIFEST", help="the same as MANIFEST (as in kubectl)"
     )
     parser.add_argument(
         "--observed",
@@ -74,6 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.file is None) == (getattr(args, "manifest", None) is None):
+        print(
+            "azbatch-operator plan: name one manifest: plan pool.yaml, or plan -f pool.yaml", file=sys.stderr
+        )
+        return EXIT_USAGE
+    args.file = args.file or args.manifest
     try:
         result = _plan(args)
     except InputError as error:
@@ -125,6 +136,10 @@ def _read_live_pool(resource: BatchPool) -> dict[str, Any] | None:
     try:
         return asyncio.run(read())
     except AzureCallError as error:
+        if error.missing is not None:  # nothing can be created there: say so, as the resource's status does
+            verdict = classify(error.status, error.code)
+            what = f"cannot plan pool {resource.pool_name!r}: {redact(str(error))}"
+            raise InputError(f"{verdict.reason}: {what} {verdict.hint}") from None
         raise InputError(
             f"cannot read pool {resource.pool_name!r} in {where}: {redact(str(error))} "
             "(set the AZURE_* variables the operator uses, or pass --observed POOL.json)"

@@ -1,5 +1,8 @@
 """The error table: throttling honours Retry-After, user-fixable errors stall, the rest retry."""
 
+import pytest
+
+from azbatch_operator.cloud.errors import AzureCallError, missing_parent
 from azbatch_operator.error_policy import Disposition, classify, classify_resize_error, retry_delay
 
 
@@ -40,3 +43,72 @@ def test_allocation_failure_names_the_deleted_image_cause() -> None:
 
 def test_quota_resize_errors_stall() -> None:
     assert classify_resize_error("AccountCoreQuotaReached").disposition is Disposition.STALL
+
+
+# -- a pool's missing subscription, resource group or account (cloud.errors.missing_parent) --------
+
+SUB, GROUP, ACCOUNT = "0000", "rg", "acct"
+ACCOUNT_ID = f"/subscriptions/{SUB}/resourceGroups/{GROUP}/providers/Microsoft.Batch/batchAccounts/{ACCOUNT}"
+
+
+def _404(code: str, message: str, operation: str = "GET pool") -> AzureCallError:
+    return AzureCallError(operation, 404, code, message)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason", "missing"),
+    [
+        (
+            _404("SubscriptionNotFound", f"The subscription '{SUB}' could not be found."),
+            "SubscriptionNotFound",
+            f"/subscriptions/{SUB}",
+        ),
+        (
+            _404("ResourceGroupNotFound", f"Resource group '{GROUP}' could not be found."),
+            "ResourceGroupNotFound",
+            f"/subscriptions/{SUB}/resourceGroups/{GROUP}",
+        ),
+        (
+            _404(
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.Batch/batchAccounts/{ACCOUNT}' under resource group "
+                f"'{GROUP}' was not found.",
+            ),
+            "AccountNotFound",
+            ACCOUNT_ID,
+        ),
+        (
+            _404(
+                "ParentResourceNotFound", "Failed to perform 'read' on batchAccounts/pools: parent not found."
+            ),
+            "AccountNotFound",
+            ACCOUNT_ID,
+        ),
+    ],
+)
+def test_a_missing_parent_stalls_naming_its_arm_id(error: AzureCallError, reason: str, missing: str) -> None:
+    named = missing_parent(error, SUB, GROUP, ACCOUNT, parent_only=False)
+    assert named is not None and named.missing == missing
+    assert f"{missing} does not exist" in str(named)
+    verdict = classify(named.status, named.code)
+    assert (verdict.disposition, verdict.reason) == (Disposition.STALL, reason)
+    assert "spec.account." in verdict.hint
+    assert verdict.delay <= 60.0, "look again about once a resync interval: someone may create it"
+
+
+def test_a_missing_pool_is_not_a_missing_parent() -> None:
+    for message in (
+        "The specified pool does not exist.",
+        f"The Resource 'Microsoft.Batch/batchAccounts/{ACCOUNT}/pools/p' under resource group '{GROUP}' "
+        "was not found.",
+    ):
+        assert missing_parent(_404("PoolNotFound", message), SUB, GROUP, ACCOUNT, parent_only=False) is None
+    # ... but a 404 to a create or to the account's pool list can only be about a parent
+    created = missing_parent(_404("NotFound", "Not found", "PUT pool"), SUB, GROUP, ACCOUNT, parent_only=True)
+    assert created is not None and created.missing == ACCOUNT_ID
+    assert (
+        missing_parent(
+            AzureCallError("GET pool", 500, "InternalServerError", "x"), SUB, GROUP, ACCOUNT, parent_only=True
+        )
+        is None
+    )
