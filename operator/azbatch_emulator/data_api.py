@@ -1,4 +1,4 @@
-"""Batch data plane: compute nodes, pool node counts and node extensions.
+"""Batch data plane: compute nodes, pool node counts and node extensions (pools: `batch_pools`).
 
 Served under `/batch/<account>`; the account's `accountEndpoint` points here.
 """
@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from azbatch_emulator import batch_pools
 from azbatch_emulator.errors import BATCH_JSON_TYPE, ServiceError, dumps
 from azbatch_emulator.nodes import extension_views, node_json, node_state
 from azbatch_emulator.pools import Pool
@@ -49,6 +50,7 @@ _CLAUSE = re.compile(r"^\(?\s*(state|poolId)\s+(eq|ne)\s+'([^']*)'\s*\)?$", re.I
 
 def register(router: web.UrlDispatcher, emu: Emulator) -> None:
     api = DataPlaneApi(emu)
+    batch_pools.register(router, emu)
     router.add_resource(PREFIX + "/nodecounts", name="batch.nodeCounts").add_route("GET", api.node_counts)
     router.add_resource(PREFIX + "/pools/{pool}/nodes", name="batch.nodes").add_route("GET", api.list_nodes)
     router.add_resource(PREFIX + "/pools/{pool}/nodes/{node}", name="batch.node").add_route(

@@ -19,7 +19,7 @@ from typing import Any
 from azbatch_emulator.clock import SimClock, parse_duration
 from azbatch_emulator.defaults import EchoedDefault
 from azbatch_emulator.errors import ServiceError
-from azbatch_emulator.pools import Pool, autoscaled, scale_targets
+from azbatch_emulator.pools import Pool, Resize, autoscaled, scale_targets
 from azbatch_emulator.rules import (
     check_account_name,
     check_pool_name,
@@ -403,6 +403,52 @@ class Store:
         self.scripts.clear()
         self.task_counters.clear()
         self.echoed_defaults.clear()
+
+    def remove_nodes(
+        self,
+        account: Account,
+        name: str,
+        node_ids: list[str],
+        *,
+        deallocation: str = "Requeue",
+        resize_timeout: str | None = None,
+    ) -> Pool:
+        """Remove the named nodes (the data plane's removenodes). Each leaves as a shrink's would
+        (tasks per `deallocation`), and a fixed-scale pool's target drops by the nodes removed.
+        Like the service, only a steady pool can (409 PoolBeingResized otherwise)."""
+        now = self.clock.now()
+        pool = self.pool(account, name, now)
+        ensure_not_deleting(pool)
+        if pool.allocation_state(now) != "Steady":
+            raise ServiceError(
+                409,
+                "PoolBeingResized",
+                "The specified pool is being resized: nodes can be removed once allocationState is Steady.",
+            )
+        present = {n.id.lower(): n for n in pool.present_nodes(now) if n.leave_at is None}
+        unknown = [i for i in node_ids if i.lower() not in present]
+        if unknown:
+            raise ServiceError(404, "NodeNotFound", f"The specified node does not exist: '{unknown[0]}'.")
+        doomed = list({id(n): n for n in (present[i.lower()] for i in node_ids)}.values())
+        gone = [pool._remove(n, now, deallocation) for n in doomed]
+        fixed = (pool.properties.get("scaleSettings") or {}).get("fixedScale")
+        dedicated, low, timeout, _ = pool.desired_targets(now)
+        if isinstance(fixed, dict):
+            dedicated = max(dedicated - sum(1 for n in doomed if n.dedicated), 0)
+            low = max(low - sum(1 for n in doomed if not n.dedicated), 0)
+            fixed["targetDedicatedNodes"], fixed["targetLowPriorityNodes"] = dedicated, low
+        pool.resize = Resize(
+            start=now,
+            end=max(gone),
+            target_dedicated=dedicated,
+            target_low_priority=low,
+            timeout=resize_timeout or timeout,
+            deallocation=deallocation,
+        )
+        pool.allocation_since = now
+        pool.touch(now)
+        self.save_pool(pool)
+        return pool
 
 
 def _timeout_seconds(text: str, timings: Timings) -> float:
