@@ -27,7 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from azbatch_emulator import admin_api, arm_api, data_api, entra_api, mgmt_api
-from azbatch_emulator.clock import SimClock
+from azbatch_emulator.clock import CALENDAR_FILE, SimClock
 from azbatch_emulator.errors import (
     ServiceError,
     arm_error_response,
@@ -109,9 +109,10 @@ class Emulator:
         if self._reset:
             self.store.wipe()
         saved_now = self.store.load()
-        if saved_now:
-            self.clock = SimClock(self.clock.time_scale, start=saved_now)
-            self.store.clock = self.clock
+        # The calendar lives in the state dir, so a restart renders every earlier instant as before.
+        calendar = self.state_dir / CALENDAR_FILE
+        self.clock = SimClock(self.clock.time_scale, start=saved_now, calendar_file=calendar)
+        self.store.clock = self.clock
         self.ensure_default_account()
         app = self.build_app()
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
