@@ -7,8 +7,16 @@ healthNodeBudget: 10      # node extension views read per pool per observation (
 resizeRetryBackoff: 60    # seconds before resizing again after allocation stopped short (doubles)
 accountAllowlist:         # namespace -> Batch account ARM ids it may target ("*": every namespace)
   team-a: ["/subscriptions/.../resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/acct"]
-leaderElection: {enabled: false, leaseName: azbatch-operator, leaseNamespace: azbatch-system}
+maxConcurrentRecreates: 1 # pools of one Batch account in a recreate or scale to zero at once
+stuckDeleteTimeout: 1800  # seconds a pool may stay Deleting before the resource says Stalled
+leaderElection: {enabled: true, leaseName: azbatch-operator, leaseNamespace: <operator namespace>}
+digestKeySecret: {name: azbatch-operator-digest-key, namespace: <operator namespace>}
 ```
+One operator acts at a time: leader election is on unless turned off (`run --no-leader-election`,
+for development). The digest key comes from AZBATCH_DIGEST_KEY_FILE when set; otherwise the operator
+keeps it in the Secret `digestKeySecret`, created once with 32 random bytes and shared by every
+replica and restart. The operator namespace is POD_NAMESPACE, else the service account's, else the
+kubeconfig context's, else `default`.
 Azure and Kubernetes connection settings are not here: they use the ecosystem's own environment
 variables (azure-identity's AZURE_*, KUBECONFIG), so every tool that knows them works unchanged.
 """
@@ -31,11 +39,21 @@ class ConfigError(ValueError):
     pass
 
 
+DEFAULT_DIGEST_KEY_SECRET = "azbatch-operator-digest-key"
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
 @dataclass(frozen=True)
 class LeaderElection:
-    enabled: bool = False
+    enabled: bool = True
     lease_name: str = "azbatch-operator"
     lease_namespace: str = "default"
+
+
+@dataclass(frozen=True)
+class SecretName:
+    name: str
+    namespace: str
 
 
 @dataclass(frozen=True)
@@ -48,10 +66,20 @@ class OperatorConfig:
     account_allowlist: Mapping[str, tuple[str, ...]] | None = None
     leader_election: LeaderElection = field(default_factory=LeaderElection)
     digest_key: bytes = b""
+    digest_key_secret: SecretName = field(
+        default_factory=lambda: SecretName(DEFAULT_DIGEST_KEY_SECRET, "default")
+    )
+    max_concurrent_recreates: int = 1
+    stuck_delete_timeout: float = 1800.0
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, digest_key: bytes = b"") -> OperatorConfig:
+    def from_mapping(
+        cls, data: Mapping[str, Any], *, digest_key: bytes = b"", namespace: str = "default"
+    ) -> OperatorConfig:
         known = {
+            "maxConcurrentRecreates",
+            "stuckDeleteTimeout",
+            "digestKeySecret",
             "resyncInterval",
             "healthInterval",
             "healthNodeBudget",
@@ -67,7 +95,15 @@ class OperatorConfig:
         if allowlist is not None and not isinstance(allowlist, Mapping):
             raise ConfigError("accountAllowlist must map a namespace to a list of Batch account ARM ids")
         election = data.get("leaderElection") or {}
-        for key in ("resyncInterval", "healthInterval", "activeRequeue", "healthNodeBudget"):
+        key_secret = data.get("digestKeySecret") or {}
+        for key in (
+            "resyncInterval",
+            "healthInterval",
+            "activeRequeue",
+            "healthNodeBudget",
+            "maxConcurrentRecreates",
+            "stuckDeleteTimeout",
+        ):
             value = data.get(key)
             if value is not None and (not isinstance(value, int | float) or value <= 0):
                 raise ConfigError(
@@ -88,11 +124,17 @@ class OperatorConfig:
                     else None
                 ),
                 leader_election=LeaderElection(
-                    enabled=bool(election.get("enabled", False)),
+                    enabled=bool(election.get("enabled", True)),
                     lease_name=str(election.get("leaseName", "azbatch-operator")),
-                    lease_namespace=str(election.get("leaseNamespace", "default")),
+                    lease_namespace=str(election.get("leaseNamespace", namespace)),
                 ),
                 digest_key=digest_key,
+                digest_key_secret=SecretName(
+                    str(key_secret.get("name", DEFAULT_DIGEST_KEY_SECRET)),
+                    str(key_secret.get("namespace", namespace)),
+                ),
+                max_concurrent_recreates=int(data.get("maxConcurrentRecreates", 1)),
+                stuck_delete_timeout=float(data.get("stuckDeleteTimeout", 1800)),
             )
         except (TypeError, ValueError) as error:
             raise ConfigError(f"invalid operator setting: {error}") from error
@@ -108,7 +150,35 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         except (OSError, yaml.YAMLError) as error:
             raise ConfigError(f"cannot read operator config {path}: {error}") from error
         data = loaded or {}
-    return OperatorConfig.from_mapping(data, digest_key=load_digest_key(env))
+    return OperatorConfig.from_mapping(
+        data, digest_key=load_digest_key(env), namespace=operator_namespace(env)
+    )
+
+
+def operator_namespace(env: Mapping[str, str]) -> str:
+    """Where the operator's own objects (Lease, digest key Secret) live."""
+    if env.get("POD_NAMESPACE"):
+        return env["POD_NAMESPACE"]
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text(encoding="utf-8").strip() or "default"
+    except OSError:
+        pass
+    return _kubeconfig_namespace(env) or "default"
+
+
+def _kubeconfig_namespace(env: Mapping[str, str]) -> str | None:
+    """The current context's namespace, as kubectl reads it (the first file of KUBECONFIG)."""
+    path = (env.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")).split(os.pathsep)[0]
+    try:
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    current = config.get("current-context")
+    for context in config.get("contexts") or ():
+        if isinstance(context, Mapping) and context.get("name") == current:
+            namespace = (context.get("context") or {}).get("namespace")
+            return str(namespace) if namespace else None
+    return None
 
 
 def load_digest_key(env: Mapping[str, str]) -> bytes:

@@ -4,18 +4,29 @@
 is already under way. It is level-based: every reconcile looks at the live pool again and asks
 for at most one Azure write, so an operator killed at any point resumes correctly.
 
-The only multi-step flow that needs memory is a recreate, because its middle state ("the old
-pool is gone") looks the same as "somebody deleted the pool". Its step lives in
-`status.recreate`, written *before* the Azure call it announces:
+Two flows take nodes away, and both are remembered in status, written *before* the Azure call
+they announce, so that a restart resumes them at the right step:
 
-    Draining  -> resize to zero with taskCompletion, until no nodes or the drain timeout
-    Deleting  -> DELETE, but only the pool whose creationTime was recorded (never a new one,
-                 never twice: a pool already `Deleting` is only waited for)
-    Creating  -> PUT with If-None-Match: *, then wait for the allocation; the flow ends when the
-                 new pool is steady.
+- a recreate (`status.recreate`):
 
-Scale-to-zero needs no memory: once the pool is at zero nodes, the planner itself turns the
-zero-node-only changes into a plain PATCH that also restores the scale settings.
+      Draining  -> shrink to zero with TaskCompletion, held to the drain timeout (`draining`)
+      Deleting  -> DELETE, but only the pool whose creationTime was recorded (never a new one,
+                   never twice: a pool already `Deleting` is only waited for)
+      Creating  -> PUT with If-None-Match: *, then wait for the allocation; the flow ends when the
+                   new pool is steady.
+
+- a scale to zero (`status.scaleToZero`, `updateStrategy: ScaleToZero`): drained the same way;
+  once the pool is steady at zero the planner turns the zero-node changes into one PATCH that
+  also restores the scale settings, and the flow ends.
+
+Every destructive step is one the user asked for, within the bounds they set, told first:
+- it starts only within the disruption budget of its Batch account (`Step.starts_disruption`:
+  the edge asks the budget, and waits with `waiting_for_budget` when refused);
+- an adopted pool is never disrupted without the user's approval for this generation;
+- at most one recreate per generation: a pool that still differs after one (or a patch that did
+  not take) is `Stalled` with `NotConverging`, naming each field, instead of being recreated again;
+- a spec reverted while a recreate is still draining cancels it, before anything is deleted;
+- a delete that Azure does not finish within a bound is told (`Stalled`, `DeleteStuck`).
 """
 
 from __future__ import annotations
@@ -24,15 +35,32 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from azbatch_operator.conditions import Phase, Progress
+from azbatch_operator.draining import (
+    DEFAULT_DRAIN_TIMEOUT,
+    REQUEUE,
+    STALL,
+    DrainMove,
+    DrainRules,
+    deadline_message,
+    drain_next,
+    node_count,
+    shrink_body,
+)
 from azbatch_operator.error_policy import Disposition, classify_resize_error
 from azbatch_operator.planning import Action, ActionType, Plan
 from azbatch_operator.rendering import RESERVED_METADATA_PREFIX, DesiredPool, ObservedPool
 
-DEFAULT_DRAIN_TIMEOUT = timedelta(minutes=30)
+__all__ = ["DEFAULT_DRAIN_TIMEOUT", "DrainRules"]
+
 MAX_RESIZE_RETRIES_BEFORE_STALL = 3
+DEFAULT_STUCK_DELETE: Final = timedelta(minutes=30)
+APPROVE_ANNOTATION: Final = "azbatch.dev/approve-disruption"
+_SCALE: Final = "scaleSettings"
+# Scale settings that only shape a resize; a change to them alone never stops a running one.
+_RESIZE_ONLY: Final = frozenset({"resizeTimeout", "nodeDeallocationOption", "evaluationInterval"})
 
 
 class RecreatePhase(enum.StrEnum):
@@ -51,6 +79,8 @@ class RecreateState:
     started: str
     pool_creation_time: str | None = None  # of the pool being replaced; a pool with another is new
     drain_deadline: str | None = None
+    shrunk_until: str | None = None  # the deadline the last shrink's resizeTimeout covered
+    delete_requested: str | None = None  # when the DELETE was sent (a stuck delete is told)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -59,10 +89,13 @@ class RecreateState:
             "fields": list(self.fields),
             "started": self.started,
         }
-        if self.pool_creation_time:
-            data["poolCreationTime"] = self.pool_creation_time
-        if self.drain_deadline:
-            data["drainDeadline"] = self.drain_deadline
+        optional = {
+            "poolCreationTime": self.pool_creation_time,
+            "drainDeadline": self.drain_deadline,
+            "shrunkUntil": self.shrunk_until,
+            "deleteRequested": self.delete_requested,
+        }
+        data.update({key: value for key, value in optional.items() if value})
         return data
 
     @classmethod
@@ -76,17 +109,93 @@ class RecreateState:
             started=str(data.get("started", "")),
             pool_creation_time=data.get("poolCreationTime"),
             drain_deadline=data.get("drainDeadline"),
+            shrunk_until=data.get("shrunkUntil"),
+            delete_requested=data.get("deleteRequested"),
         )
+
+
+@dataclass(frozen=True)
+class ScaleDownState:
+    """`status.scaleToZero`: a scale to zero under way (updateStrategy ScaleToZero)."""
+
+    started: str
+    fields: tuple[str, ...]
+    drain_deadline: str | None = None
+    shrunk_until: str | None = None
+    requeued: bool = False  # the drain timed out and the rest was shrunk with Requeue
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"started": self.started, "fields": list(self.fields)}
+        if self.drain_deadline:
+            data["drainDeadline"] = self.drain_deadline
+        if self.shrunk_until:
+            data["shrunkUntil"] = self.shrunk_until
+        if self.requeued:
+            data["requeued"] = True
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ScaleDownState | None:
+        if not data or not data.get("started"):
+            return None
+        return cls(
+            started=str(data["started"]),
+            fields=tuple(str(f) for f in data.get("fields") or ()),
+            drain_deadline=data.get("drainDeadline"),
+            shrunk_until=data.get("shrunkUntil"),
+            requeued=bool(data.get("requeued", False)),
+        )
+
+
+@dataclass(frozen=True)
+class NotConverging:
+    """Fields a write did not make equal: Azure keeps answering something the spec does not say."""
+
+    generation: int | None
+    fields: tuple[str, ...]
+    details: tuple[str, ...]
+
+    def message(self, after: str) -> str:
+        return (
+            f"The pool still differs {after}: {'; '.join(self.details) or ', '.join(self.fields)}. "
+            "The operator stopped so as not to write the same thing again (at most one recreate per "
+            "generation). Azure probably fills in or keeps a value the spec does not say: write that "
+            "value into the spec (or remove the field), and report the field if Azure only echoes a default."
+        )
+
+
+@dataclass(frozen=True)
+class Guards:
+    """What bounds this pass's destructive steps, besides the drain rules."""
+
+    generation: int | None = None
+    resource: str = "<name>"  # for the commands the messages give
+    adopted: bool = False  # the pool was adopted: disruption needs the user's approval
+    approved: bool = False  # the approve annotation names this generation
+    last_recreate_generation: int | None = None  # the generation the last recreate finished for
+    not_converging: NotConverging | None = None  # a patch of this generation that did not take
+    stuck_delete_after: timedelta = DEFAULT_STUCK_DELETE
+    deleting_since: datetime | None = None  # when this pool was first seen Deleting (not by us)
 
 
 class StepKind(enum.StrEnum):
     WAIT = "wait"  # nothing to write: Azure is working, or the user must act (see progress)
-    RECORD = "record"  # only status.recreate changes (written before the next Azure call)
+    RECORD = "record"  # only status changes (written before the next Azure call)
     CREATE = "create"
     PATCH = "patch"
     RESIZE = "resize"
     DRAIN = "drain"
+    STOP_RESIZE = "stop-resize"
     DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An event to post when the step is carried out."""
+
+    type: str
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -98,7 +207,15 @@ class Step:
     action: Action | None = None  # the planned action this step carries out
     requeue_after: float = 30.0  # seconds until the next look, unless something changes first
     counts_as_recreate: bool = False  # the first step of a recreate, for events and metrics
-    events: tuple[str, ...] = field(default=())
+    notices: tuple[Notice, ...] = field(default=())
+    scale_down: ScaleDownState | None = None  # the status.scaleToZero to store (None clears it)
+    starts_disruption: bool = False  # the first step of a destructive flow: the budget must admit it
+    finished_recreate: bool = False  # record the generation: at most one recreate per generation
+
+    @property
+    def disruptive(self) -> bool:
+        """Part of a destructive flow (holds the account's disruption budget)."""
+        return self.recreate is not None or self.scale_down is not None
 
 
 @dataclass(frozen=True)
@@ -116,19 +233,46 @@ def next_step(
     observed: ObservedPool | None,
     recreate: RecreateState | None,
     *,
-    drain: bool,
-    drain_timeout: timedelta | None,
+    drain: DrainRules,
     resize_attempts: int,
     since_last_resize: float | None,
     now: datetime,
+    guards: Guards = Guards(),
+    scale_down: ScaleDownState | None = None,
     tunables: Tunables = Tunables(),
 ) -> Step:
-    """The one step to take now; see the module docstring for the recreate flow."""
+    """The one step to take now; see the module docstring for the flows."""
     if recreate is not None:
-        return _continue_recreate(desired, observed, recreate, drain_timeout, now, tunables)
+        return _continue_recreate(plan, desired, observed, recreate, drain, guards, now, tunables)
+    if plan.scale_down:
+        return _scale_down(plan, observed, scale_down, drain, guards, now, tunables)
+    step = _plain_step(
+        plan, desired, observed, drain, guards, resize_attempts, since_last_resize, now, tunables
+    )
+    if scale_down is not None and not (observed is not None and observed.is_steady_at_zero):
+        notice = Notice(
+            "Normal", "ScaleToZeroCancelled", "The spec no longer needs zero nodes: scaling back."
+        )
+        return replace(step, notices=(*step.notices, notice))
+    return step
 
+
+def _plain_step(
+    plan: Plan,
+    desired: DesiredPool,
+    observed: ObservedPool | None,
+    drain: DrainRules,
+    guards: Guards,
+    resize_attempts: int,
+    since_last_resize: float | None,
+    now: datetime,
+    tunables: Tunables,
+) -> Step:
     action = plan.actions[0] if plan.actions else None
     if plan.waiting is not None:
+        stuck = _stuck_delete(observed, guards.deleting_since, guards, now)
+        if stuck is not None:
+            return Step(StepKind.WAIT, stuck, None, action=action, requeue_after=tunables.steady_requeue)
         return Step(
             StepKind.WAIT,
             Progress(Phase.RECONCILING, "Waiting", plan.waiting),
@@ -139,7 +283,7 @@ def next_step(
     if action is None or action.type == ActionType.NONE:
         return _settled(observed, tunables)
     if action.type == ActionType.RECREATE:
-        return _start_recreate(action, observed, drain=drain, drain_timeout=drain_timeout, now=now)
+        return _start_recreate(action, observed, plan, guards, drain=drain, now=now)
     if action.type == ActionType.CREATE:
         return Step(
             StepKind.CREATE,
@@ -150,17 +294,7 @@ def next_step(
             requeue_after=tunables.active_requeue,
         )
     if action.type == ActionType.PATCH:
-        fields = ", ".join(action.fields)
-        return Step(
-            StepKind.PATCH,
-            Progress(Phase.RECONCILING, "Patching", f"Updating {fields} in place."),
-            None,
-            body=action.patch or {},
-            action=action,
-            requeue_after=tunables.active_requeue,
-        )
-    if action.type == ActionType.SCALE_TO_ZERO:
-        return _scale_to_zero(action, observed, tunables)
+        return _patch(action, plan, desired, observed, guards, tunables)
     if action.type == ActionType.RESIZE:
         return _retry_resize(action, observed, resize_attempts, since_last_resize, tunables)
     return _settled(observed, tunables)
@@ -188,25 +322,68 @@ def _settled(observed: ObservedPool | None, tunables: Tunables) -> Step:
     )
 
 
+# --- gates every destructive flow passes before it starts ---------------------------------------
+
+
+def _gate(what: str, reasons: tuple[str, ...], guards: Guards) -> Progress | None:
+    """Why a destructive flow may not start now (None: it may)."""
+    if guards.adopted and not guards.approved:
+        generation = guards.generation if guards.generation is not None else "<generation>"
+        return Progress(
+            Phase.STALLED,
+            "ApprovalRequired",
+            f"This pool was adopted, and an adopted pool is never disrupted without your approval. "
+            f"Applying the spec needs a {what}, because: {'; '.join(reasons)}. To approve it for this "
+            f"generation ({generation}): kubectl annotate batchpool {guards.resource} "
+            f"{APPROVE_ANNOTATION}={generation} --overwrite",
+        )
+    return None
+
+
+def waiting_for_budget(message: str, tunables: Tunables) -> Step:
+    """The budget did not admit the destructive step: wait (and ask again) without writing."""
+    return Step(
+        StepKind.WAIT,
+        Progress(Phase.RECONCILING, "WaitingForDisruptionBudget", message),
+        None,
+        requeue_after=tunables.active_requeue,
+    )
+
+
+# --- recreate -------------------------------------------------------------------------------------
+
+
 def _start_recreate(
     action: Action,
     observed: ObservedPool | None,
+    plan: Plan,
+    guards: Guards,
     *,
-    drain: bool,
-    drain_timeout: timedelta | None,
+    drain: DrainRules,
     now: datetime,
 ) -> Step:
+    if guards.generation is not None and guards.last_recreate_generation == guards.generation:
+        stuck = NotConverging(guards.generation, action.fields, action.reasons[1:] or action.reasons)
+        return Step(
+            StepKind.WAIT,
+            Progress(Phase.STALLED, "NotConverging", stuck.message("after a recreate for this generation")),
+            None,
+            action=action,
+            requeue_after=600.0,
+        )
+    gate = _gate("recreate (drain, delete, create)", action.reasons, guards)
+    if gate is not None:
+        return Step(StepKind.WAIT, gate, None, action=action, requeue_after=600.0)
     reason = "; ".join(action.reasons) or "a property that only a new pool can take changed"
+    # Without drain the delete itself is the shrink: Azure requeues the tasks still running.
     has_nodes = observed is not None and observed.current_nodes > 0
-    phase = RecreatePhase.DRAINING if drain and has_nodes else RecreatePhase.DELETING
-    deadline = now + (drain_timeout or DEFAULT_DRAIN_TIMEOUT) if phase is RecreatePhase.DRAINING else None
+    phase = RecreatePhase.DRAINING if drain.enabled and has_nodes else RecreatePhase.DELETING
     state = RecreateState(
         phase=phase,
         reason=reason,
         fields=action.fields,
-        started=_iso(now),
+        started=iso(now),
         pool_creation_time=observed.creation_time if observed is not None else None,
-        drain_deadline=_iso(deadline) if deadline else None,
     )
     return Step(
         StepKind.RECORD,
@@ -215,71 +392,138 @@ def _start_recreate(
         action=action,
         requeue_after=0.0,
         counts_as_recreate=True,
+        starts_disruption=True,
+        notices=tuple(Notice("Warning", "DigestKeyChanged", text) for text in plan.warnings),
     )
 
 
 def _continue_recreate(
+    plan: Plan,
     desired: DesiredPool,
     observed: ObservedPool | None,
     state: RecreateState,
-    drain_timeout: timedelta | None,
+    drain: DrainRules,
+    guards: Guards,
     now: datetime,
     tunables: Tunables,
 ) -> Step:
     if state.phase is RecreatePhase.DRAINING:
-        return _drain(observed, state, now, tunables)
+        first = plan.actions[0] if plan.actions else None
+        if first is None or first.type is not ActionType.RECREATE:
+            # The spec no longer needs a new pool (reverted): nothing was deleted yet, so stop here;
+            # the next pass patches the scale settings back.
+            return Step(
+                StepKind.RECORD,
+                Progress(Phase.RECONCILING, "RecreateCancelled", "The spec no longer needs a recreate."),
+                None,
+                requeue_after=0.0,
+                notices=(
+                    Notice(
+                        "Normal",
+                        "RecreateCancelled",
+                        "Recreate cancelled while draining (the spec no longer needs it): nothing was "
+                        "deleted; the scale settings are restored.",
+                    ),
+                ),
+            )
+        return _drain(observed, state, drain, now, tunables)
     if state.phase is RecreatePhase.DELETING:
-        return _delete(observed, state, tunables)
-    return _create(desired, observed, state, tunables)
+        return _delete(observed, state, guards, now, tunables)
+    return _create(plan, desired, observed, state, guards, now, tunables)
 
 
-def _drain(observed: ObservedPool | None, state: RecreateState, now: datetime, tunables: Tunables) -> Step:
-    to_delete = replace(state, phase=RecreatePhase.DELETING, drain_deadline=None)
+def _drain(
+    observed: ObservedPool | None, state: RecreateState, rules: DrainRules, now: datetime, tunables: Tunables
+) -> Step:
+    to_delete = replace(state, phase=RecreatePhase.DELETING, drain_deadline=None, shrunk_until=None)
     if observed is None or not _same_pool(observed, state):
         return Step(StepKind.RECORD, _recreate_progress(to_delete), to_delete, requeue_after=0.0)
-    nodes = observed.current_nodes
-    if nodes == 0 and observed.is_steady:
+    move = drain_next(
+        observed,
+        rules,
+        started=parse_time(state.started),
+        shrunk_until=parse_time(state.shrunk_until) if state.shrunk_until else None,
+        now=now,
+    )
+    state = replace(state, drain_deadline=iso(move.deadline))
+    progress = _recreate_progress(state, move.nodes_left)
+    if move.move is DrainMove.DONE:
         return Step(StepKind.RECORD, _recreate_progress(to_delete), to_delete, requeue_after=0.0)
-    if state.drain_deadline and now >= _parse(state.drain_deadline):
+    if move.move is DrainMove.DEADLINE:
+        text = deadline_message(move.nodes_left, rules, "the recreate")
+        if rules.on_timeout == STALL:
+            return Step(
+                StepKind.WAIT, Progress(Phase.STALLED, "DrainTimedOut", text), state, requeue_after=60.0
+            )
         return Step(
             StepKind.RECORD,
             _recreate_progress(to_delete),
             to_delete,
             requeue_after=0.0,
-            events=(f"Drain timed out with {nodes} nodes left; deleting the pool anyway.",),
+            notices=(Notice("Warning", "DrainTimedOut", text),),
         )
-    if observed.target_dedicated_nodes or observed.target_low_priority_nodes or observed.auto_scale:
-        body = {
-            "properties": {
-                "scaleSettings": {
-                    "fixedScale": {
-                        "targetDedicatedNodes": 0,
-                        "targetLowPriorityNodes": 0,
-                        "nodeDeallocationOption": "TaskCompletion",
-                    }
-                }
-            }
-        }
-        return Step(StepKind.DRAIN, _recreate_progress(state), state, body=body, requeue_after=1.0)
-    return Step(StepKind.WAIT, _recreate_progress(state), state, requeue_after=tunables.active_requeue)
+    if move.move is DrainMove.SHRINK:
+        shrunk = replace(state, shrunk_until=iso(move.deadline))
+        return Step(StepKind.DRAIN, progress, shrunk, body=move.body, requeue_after=1.0)
+    if move.move is DrainMove.STOP_RESIZE:
+        return Step(StepKind.STOP_RESIZE, progress, state, requeue_after=1.0)
+    return Step(StepKind.WAIT, progress, state, requeue_after=tunables.active_requeue)
 
 
-def _delete(observed: ObservedPool | None, state: RecreateState, tunables: Tunables) -> Step:
+def _delete(
+    observed: ObservedPool | None, state: RecreateState, guards: Guards, now: datetime, tunables: Tunables
+) -> Step:
     if observed is None:
         to_create = replace(state, phase=RecreatePhase.CREATING)
         return Step(StepKind.RECORD, _recreate_progress(to_create), to_create, requeue_after=0.0)
     if observed.is_deleting:
-        return Step(StepKind.WAIT, _recreate_progress(state), state, requeue_after=tunables.active_requeue)
+        return _wait_for_delete(observed, state, guards, now, tunables)
     if not _same_pool(observed, state):
         # A pool with another creation time is not the one we set out to delete: it was created
         # after the recorded one, so the delete already happened. Never delete it.
         to_create = replace(state, phase=RecreatePhase.CREATING)
         return Step(StepKind.RECORD, _recreate_progress(to_create), to_create, requeue_after=0.0)
-    return Step(StepKind.DELETE, _recreate_progress(state), state, requeue_after=tunables.active_requeue)
+    sent = replace(state, delete_requested=state.delete_requested or iso(now))
+    return Step(StepKind.DELETE, _recreate_progress(state), sent, requeue_after=tunables.active_requeue)
+
+
+def _wait_for_delete(
+    observed: ObservedPool, state: RecreateState, guards: Guards, now: datetime, tunables: Tunables
+) -> Step:
+    since = parse_time(state.delete_requested) if state.delete_requested else guards.deleting_since
+    stuck = _stuck_delete(observed, since, guards, now)
+    if stuck is not None:
+        return Step(StepKind.WAIT, stuck, state, requeue_after=tunables.steady_requeue)
+    return Step(StepKind.WAIT, _recreate_progress(state), state, requeue_after=tunables.active_requeue)
+
+
+def _stuck_delete(
+    observed: ObservedPool | None, since: datetime | None, guards: Guards, now: datetime
+) -> Progress | None:
+    if observed is None or not observed.is_deleting or since is None:
+        return None
+    if now - since < guards.stuck_delete_after:
+        return None
+    minutes = int((now - since).total_seconds() // 60)
+    return Progress(
+        Phase.STALLED,
+        "DeleteStuck",
+        f"Azure has been deleting pool {observed.name or ''} for {minutes} minutes (since {iso(since)}) "
+        "and has not finished. Check the pool in the Azure portal or with `az batch pool show`: its "
+        "resize errors, nodes that cannot be removed (e.g. a network security rule or a locked resource "
+        "group in the way), and the Batch account's activity log; open a support request if it stays. "
+        "The operator keeps looking and goes on when the pool is gone.",
+    )
 
 
 def _create(
-    desired: DesiredPool, observed: ObservedPool | None, state: RecreateState, tunables: Tunables
+    plan: Plan,
+    desired: DesiredPool,
+    observed: ObservedPool | None,
+    state: RecreateState,
+    guards: Guards,
+    now: datetime,
+    tunables: Tunables,
 ) -> Step:
     if observed is None:
         return Step(
@@ -290,15 +534,28 @@ def _create(
             requeue_after=tunables.active_requeue,
         )
     if observed.is_deleting:
-        return Step(StepKind.WAIT, _recreate_progress(state), state, requeue_after=tunables.active_requeue)
+        return _wait_for_delete(observed, state, guards, now, tunables)
     if not observed.is_steady:
         return Step(StepKind.WAIT, _recreate_progress(state), state, requeue_after=tunables.active_requeue)
+    first = plan.actions[0] if plan.actions else None
+    if first is not None and first.type is ActionType.RECREATE:
+        stuck = NotConverging(guards.generation, first.fields, first.reasons[1:] or first.reasons)
+        text = stuck.message("right after it was recreated")
+        return Step(
+            StepKind.WAIT,
+            Progress(Phase.STALLED, "NotConverging", text),
+            None,
+            requeue_after=600.0,
+            finished_recreate=True,
+            notices=(Notice("Warning", "NotConverging", text),),
+        )
     return Step(
         StepKind.WAIT,
         Progress(Phase.READY, "Ready", f"Pool recreated ({state.reason})."),
         None,
         requeue_after=0.0,
-        events=(f"Recreate finished: {state.reason}",),
+        finished_recreate=True,
+        notices=(Notice("Normal", "RecreateFinished", f"Recreate finished: {state.reason}"),),
     )
 
 
@@ -306,34 +563,264 @@ def _same_pool(observed: ObservedPool, state: RecreateState) -> bool:
     return state.pool_creation_time is None or observed.creation_time == state.pool_creation_time
 
 
-def _recreate_progress(state: RecreateState) -> Progress:
+def _recreate_progress(state: RecreateState, nodes_left: int | None = None) -> Progress:
     doing = {
         RecreatePhase.DRAINING: "draining running tasks before deleting the pool",
         RecreatePhase.DELETING: "deleting the old pool",
         RecreatePhase.CREATING: "creating the new pool and waiting for its nodes",
     }[state.phase]
+    if state.phase is RecreatePhase.DRAINING and nodes_left is not None and state.drain_deadline:
+        doing += f" ({node_count(nodes_left)} left; drain deadline {state.drain_deadline})"
     return Progress(
         Phase.RECONCILING, f"Recreating{state.phase.value}", f"Recreating: {doing}. Why: {state.reason}"
     )
 
 
-def _scale_to_zero(action: Action, observed: ObservedPool | None, tunables: Tunables) -> Step:
-    fields = ", ".join(action.fields)
-    progress = Progress(
+# --- scale to zero --------------------------------------------------------------------------------
+
+
+def _scale_down(
+    plan: Plan,
+    observed: ObservedPool | None,
+    state: ScaleDownState | None,
+    rules: DrainRules,
+    guards: Guards,
+    now: datetime,
+    tunables: Tunables,
+) -> Step:
+    first = plan.actions[0] if plan.actions else None
+    fields = first.fields if first is not None else ()
+    if state is None:
+        reasons = first.reasons if first is not None else ()
+        gate = _gate("scale to zero (drain, then patch at zero nodes)", reasons, guards)
+        if gate is not None:
+            return Step(StepKind.WAIT, gate, None, action=first, requeue_after=600.0)
+        started = ScaleDownState(started=iso(now), fields=fields, drain_deadline=iso(now + rules.timeout))
+        return Step(
+            StepKind.RECORD,
+            _scale_down_progress(started, observed.current_nodes if observed else 0),
+            None,
+            action=first,
+            requeue_after=0.0,
+            scale_down=started,
+            starts_disruption=True,
+        )
+    move = drain_next(
+        observed,
+        rules,
+        started=parse_time(state.started),
+        shrunk_until=parse_time(state.shrunk_until) if state.shrunk_until else None,
+        now=now,
+    )
+    state = replace(state, drain_deadline=iso(move.deadline))
+    progress = _scale_down_progress(state, move.nodes_left)
+    if move.move is DrainMove.DEADLINE:
+        return _scale_down_deadline(observed, state, rules, move.nodes_left, tunables)
+    if move.move is DrainMove.SHRINK:
+        body = move.body
+        return Step(
+            StepKind.DRAIN,
+            progress,
+            None,
+            body=body,
+            action=first,
+            requeue_after=1.0,
+            scale_down=replace(state, shrunk_until=iso(move.deadline)),
+        )
+    if move.move is DrainMove.STOP_RESIZE:
+        return Step(StepKind.STOP_RESIZE, progress, None, requeue_after=1.0, scale_down=state)
+    return Step(StepKind.WAIT, progress, None, requeue_after=tunables.active_requeue, scale_down=state)
+
+
+def _scale_down_deadline(
+    observed: ObservedPool | None, state: ScaleDownState, rules: DrainRules, nodes: int, tunables: Tunables
+) -> Step:
+    text = deadline_message(nodes, rules, "the scale to zero")
+    if rules.on_timeout == STALL:
+        return Step(
+            StepKind.WAIT,
+            Progress(Phase.STALLED, "DrainTimedOut", text),
+            None,
+            requeue_after=60.0,
+            scale_down=state,
+        )
+    progress = Progress(Phase.RECONCILING, "ScalingToZero", text)
+    if observed is not None and not observed.is_steady:
+        stopping = (observed.allocation_state or "").lower() == "stopping"
+        if state.requeued or stopping:
+            return Step(
+                StepKind.WAIT, progress, None, requeue_after=tunables.active_requeue, scale_down=state
+            )
+        return Step(StepKind.STOP_RESIZE, progress, None, requeue_after=1.0, scale_down=state)
+    notices = () if state.requeued else (Notice("Warning", "DrainTimedOut", text),)
+    return Step(
+        StepKind.DRAIN,
+        progress,
+        None,
+        body=shrink_body(REQUEUE, None),
+        requeue_after=1.0,
+        scale_down=replace(state, requeued=True),
+        notices=notices,
+    )
+
+
+def _scale_down_progress(state: ScaleDownState, nodes_left: int) -> Progress:
+    return Progress(
         Phase.RECONCILING,
         "ScalingToZero",
-        f"Scaling to zero nodes so that {fields} can be changed in place (updateStrategy ScaleToZero).",
+        f"Scaling to zero nodes so that {', '.join(state.fields)} can be changed in place (updateStrategy "
+        f"ScaleToZero): {node_count(nodes_left)} left, draining until {state.drain_deadline}.",
     )
-    if observed is not None and (
-        observed.target_dedicated_nodes or observed.target_low_priority_nodes or observed.auto_scale
+
+
+# --- deletion of the BatchPool (deletionPolicy Delete) ---------------------------------------------
+
+
+def deletion_step(
+    observed: ObservedPool,
+    rules: DrainRules,
+    *,
+    requested: datetime,
+    shrunk_until: datetime | None,
+    now: datetime,
+    guards: Guards = Guards(),
+) -> Step:
+    """Delete the pool, draining first as the policy says (the drain counts from the deletion)."""
+    if observed.is_deleting:
+        stuck = _stuck_delete(observed, guards.deleting_since or requested, guards, now)
+        progress = stuck or Progress(Phase.RECONCILING, "Deleting", "Waiting for Azure to delete the pool.")
+        return Step(StepKind.WAIT, progress, None)
+    deleting = Progress(Phase.RECONCILING, "Deleting", "Deleting the pool (deletionPolicy Delete).")
+    if not rules.enabled:
+        return Step(StepKind.DELETE, deleting, None)
+    move = drain_next(observed, rules, started=requested, shrunk_until=shrunk_until, now=now)
+    draining = Progress(
+        Phase.RECONCILING,
+        "Draining",
+        f"Draining before deleting the pool: {node_count(move.nodes_left)} left, until {iso(move.deadline)}.",
+    )
+    if move.move is DrainMove.DONE:
+        return Step(StepKind.DELETE, deleting, None)
+    if move.move is DrainMove.DEADLINE:
+        text = deadline_message(move.nodes_left, rules, "the deletion")
+        if rules.on_timeout == STALL:
+            return Step(
+                StepKind.WAIT, Progress(Phase.STALLED, "DrainTimedOut", text), None, requeue_after=60.0
+            )
+        return Step(StepKind.DELETE, deleting, None, notices=(Notice("Warning", "DrainTimedOut", text),))
+    if move.move is DrainMove.SHRINK:
+        return Step(StepKind.DRAIN, draining, None, body=move.body)
+    if move.move is DrainMove.STOP_RESIZE:
+        return Step(StepKind.STOP_RESIZE, draining, None)
+    return Step(StepKind.WAIT, draining, None)
+
+
+# --- patches and resizes --------------------------------------------------------------------------
+
+
+def _patch(
+    action: Action,
+    plan: Plan,
+    desired: DesiredPool,
+    observed: ObservedPool | None,
+    guards: Guards,
+    tunables: Tunables,
+) -> Step:
+    stuck = guards.not_converging
+    if (
+        stuck is not None
+        and stuck.generation == guards.generation
+        and set(action.fields) <= set(stuck.fields)
     ):
-        body = action.patch or {
-            "properties": {
-                "scaleSettings": {"fixedScale": {"targetDedicatedNodes": 0, "targetLowPriorityNodes": 0}}
-            }
-        }
-        return Step(StepKind.RESIZE, progress, None, body=body, action=action, requeue_after=1.0)
-    return Step(StepKind.WAIT, progress, None, action=action, requeue_after=tunables.active_requeue)
+        return Step(
+            StepKind.WAIT,
+            Progress(Phase.STALLED, "NotConverging", stuck.message("after it was patched")),
+            None,
+            action=action,
+            requeue_after=600.0,
+        )
+    body = dict(action.patch or {})
+    properties = dict(body.get("properties") or {})
+    notices = tuple(Notice("Warning", "DigestKeyChanged", text) for text in plan.warnings)
+    if _SCALE in properties and observed is not None and not observed.is_steady:
+        # Azure refuses a scale change while a resize runs (409 PoolBeingResized): the other fields
+        # go now, on their own; the scale waits, or the running resize is stopped if it aims elsewhere.
+        del properties[_SCALE]
+        if properties or len(body) > 1:
+            fields = tuple(f for f in action.fields if f.split(".")[0] != _SCALE)
+            return Step(
+                StepKind.PATCH,
+                Progress(
+                    Phase.RECONCILING,
+                    "Patching",
+                    f"Updating {', '.join(fields)} in place; the scale change waits for the running resize.",
+                ),
+                None,
+                body={**body, "properties": properties},
+                action=replace(action, fields=fields),
+                requeue_after=tunables.active_requeue,
+                notices=notices,
+            )
+        resizing = (observed.allocation_state or "").lower() == "resizing"
+        if resizing and _targets_changed(desired, observed):
+            return Step(
+                StepKind.STOP_RESIZE,
+                Progress(
+                    Phase.RECONCILING,
+                    "Resizing",
+                    "The scale target changed while a resize runs: stopping it first (stopResize), then "
+                    "resizing to the new target.",
+                ),
+                None,
+                action=action,
+                requeue_after=1.0,
+            )
+        return Step(
+            StepKind.WAIT,
+            Progress(Phase.RECONCILING, "Resizing", "A resize is running: the scale change waits for it."),
+            None,
+            action=action,
+            requeue_after=tunables.active_requeue,
+        )
+    return Step(
+        StepKind.PATCH,
+        Progress(Phase.RECONCILING, "Patching", f"Updating {', '.join(action.fields)} in place."),
+        None,
+        body=body,
+        action=action,
+        requeue_after=tunables.active_requeue,
+        notices=notices,
+    )
+
+
+def _targets_changed(desired: DesiredPool, observed: ObservedPool) -> bool:
+    """The spec's scale aims elsewhere than the running resize (not only its timeout or option)."""
+
+    def aim(scale: Any) -> Any:
+        if not isinstance(scale, Mapping):
+            return scale
+        return {k: {f: v for f, v in (s or {}).items() if f not in _RESIZE_ONLY} for k, s in scale.items()}
+
+    return bool(aim(desired.comparable.get(_SCALE)) != aim(observed.comparable.get(_SCALE)))
+
+
+def unapplied(action: Action, after: Plan, generation: int | None) -> NotConverging | None:
+    """The fields a PATCH carried that Azure's answer still shows different (None: it took)."""
+    if action.type is not ActionType.PATCH:
+        return None
+    left = {
+        f
+        for a in after.actions
+        if a.type in (ActionType.PATCH, ActionType.RECREATE, ActionType.SCALE_TO_ZERO)
+        for f in a.fields
+    }
+    fields = tuple(f for f in action.fields if f in left)
+    if not fields:
+        return None
+    details = tuple(
+        reason for a in after.actions for reason in a.reasons if any(reason.startswith(f) for f in fields)
+    )
+    return NotConverging(generation, fields, details)
 
 
 def _retry_resize(
@@ -376,11 +863,11 @@ def _retry_resize(
     )
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _parse(text: str) -> datetime:
+def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 

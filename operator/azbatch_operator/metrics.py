@@ -46,6 +46,18 @@ RECREATES = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+NOT_CONVERGING = Counter(
+    "azbatch_not_converging_total",
+    "Writes that did not make the pool match (the operator stopped instead of repeating them): "
+    "kind is recreate or patch.",
+    ["kind"],
+    registry=REGISTRY,
+)
+DISRUPTION_WAITS = Counter(
+    "azbatch_disruption_budget_waits_total",
+    "Passes in which a recreate or scale to zero waited for its Batch account's disruption budget.",
+    registry=REGISTRY,
+)
 POOL_NODES = Gauge(
     "azbatch_pool_nodes",
     "Nodes per pool: kind (dedicated, lowPriority), which (current, target).",

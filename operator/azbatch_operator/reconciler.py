@@ -15,11 +15,11 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from azbatch_operator import health, planning, rendering, tenancy, validation
+from azbatch_operator import convergence, health, planning, rendering, tenancy, validation
 from azbatch_operator.cloud.clients import AccountRef
 from azbatch_operator.cloud.errors import AzureCallError
 from azbatch_operator.cloud.nodes import NodeGateway
@@ -27,12 +27,29 @@ from azbatch_operator.cloud.observer import AccountObserver
 from azbatch_operator.cloud.pools import PoolGateway
 from azbatch_operator.conditions import ExtensionsVerdict, Phase, Progress
 from azbatch_operator.config import OperatorConfig
-from azbatch_operator.convergence import RecreateState, Step, StepKind, Tunables, next_step, orphan_patch
+from azbatch_operator.convergence import (
+    APPROVE_ANNOTATION,
+    Guards,
+    NotConverging,
+    RecreateState,
+    ScaleDownState,
+    Step,
+    StepKind,
+    Tunables,
+    next_step,
+    orphan_patch,
+    unapplied,
+    waiting_for_budget,
+)
+from azbatch_operator.disruption import DisruptionBudget
+from azbatch_operator.draining import DrainRules
 from azbatch_operator.error_policy import Disposition, classify, retry_delay
 from azbatch_operator.kube.api import KubeGateway, SecretUnreadableError
 from azbatch_operator.logs import get_logger, redact, remember_secret_values
 from azbatch_operator.metrics import (
+    DISRUPTION_WAITS,
     EXTENSION_NODES,
+    NOT_CONVERGING,
     POOL_NODES,
     POOLS,
     RECONCILE_SECONDS,
@@ -70,6 +87,8 @@ class PoolMemory:
     ready_generation: int | None = None
     warned_generation: int | None = None
     last_reason: str | None = None
+    not_converging: NotConverging | None = None  # a patch of this generation that did not take
+    deleting_since: datetime | None = None  # first seen Deleting (a delete we did not send)
 
 
 @dataclass
@@ -86,6 +105,9 @@ class Runtime:
     # Steady pools look again after 90-100% of the resync interval, at random: pools created
     # together would otherwise wake together every interval (a thousand reconciles at once).
     jitter: Callable[[], float] = lambda: random.uniform(0.9, 1.0)  # noqa: S311 - not for secrets
+    budget: DisruptionBudget = field(default_factory=DisruptionBudget)
+    deletion_shrinks: dict[str, datetime] = field(default_factory=dict)  # uid -> deadline the shrink covered
+    last_told: dict[str, str] = field(default_factory=dict)  # uid -> the last Stalled reason a deletion told
 
     @property
     def tunables(self) -> Tunables:
@@ -102,16 +124,19 @@ class Identity:
     name: str
     uid: str
     generation: int | None
+    approved_generation: str | None = None  # the approve-disruption annotation, as written
 
 
 def identity_of(body: Mapping[str, Any]) -> Identity:
     meta = body.get("metadata") or {}
     generation = meta.get("generation")
+    approval = (meta.get("annotations") or {}).get(APPROVE_ANNOTATION)
     return Identity(
         str(meta.get("namespace", "")),
         str(meta.get("name", "")),
         str(meta.get("uid", "")),
         int(generation) if generation is not None else None,
+        str(approval).strip() if approval is not None else None,
     )
 
 
@@ -215,45 +240,142 @@ async def _reconcile(
     raw = await runtime.observer.pool(account, pool_name, fresh=memory.fresh)
     observed = rendering.observe_pool(raw) if raw is not None else None
     recreate = RecreateState.from_dict(previous.get("recreate"))
+    scale_down = ScaleDownState.from_dict(previous.get("scaleToZero"))
 
+    decision = None
     if observed is not None and recreate is None:
-        refusal = _ownership_refusal(observed, owner, adopt=spec.policy.adopt, pool_name=pool_name)
-        if refusal is not None:
+        decision = planning.decide_ownership(observed.owner, owner, adopt=spec.policy.adopt)
+        if not decision.allowed:
             return _stalled(
-                refusal[0], refusal[1], previous, observed=observed, requeue=runtime.config.resync_interval
+                decision.reason,
+                decision.message,
+                previous,
+                observed=observed,
+                requeue=runtime.config.resync_interval,
             )
-
-    plan = planning.plan(desired, observed, spec.policy)
+    plan = _plan(
+        desired, observed, spec.policy, adopting=decision is not None and decision.reason == "Adopting"
+    )
     if spec.policy.reconcile == "Observe":
         return _observe_only(plan, observed, recreate, runtime)
 
     if memory.resize_generation != ident.generation:  # a new spec is a new chance to allocate
         memory.resize_generation, memory.resize_attempts, memory.last_resize_at = ident.generation, 0, None
-    drain_timeout = parse_duration(spec.policy.drain.timeout) if spec.policy.drain.timeout else None
+    memory.deleting_since = _deleting_since(memory, observed, runtime.now())
     step = next_step(
         plan,
         desired,
         observed,
         recreate,
-        drain=spec.policy.drain.enabled,
-        drain_timeout=drain_timeout,
+        drain=_drain_rules(spec),
         resize_attempts=memory.resize_attempts,
         since_last_resize=(
             runtime.monotonic() - memory.last_resize_at if memory.last_resize_at is not None else None
         ),
         now=runtime.now(),
+        guards=_guards(runtime, memory, ident, observed, previous),
+        scale_down=scale_down,
         tunables=runtime.tunables,
     )
-    observed = await _carry_out(
-        runtime, memory, account, pool_name, step, observed, previous, ident, events, log
+    step = _within_budget(runtime, account, ident, step)
+    observed, stuck = await _carry_out(
+        runtime,
+        memory,
+        account,
+        pool_name,
+        step,
+        observed,
+        previous,
+        ident,
+        events,
+        log,
+        replan=lambda pool: planning.plan(desired, pool, spec.policy),
     )
+    if stuck is not None:
+        step = _not_converging(memory, stuck, step, events, log)
     memory.retries = 0
     if step.progress.phase is Phase.READY:
         memory.resize_attempts, memory.last_resize_at = 0, None
     extensions, verdict = await _observe_health(runtime, memory, account, pool_name, spec, observed, events)
-    report = Report(step.progress, observed, step.recreate, extensions, verdict)
+    last_recreate = (
+        {"generation": ident.generation, "finished": _iso(runtime.now())} if step.finished_recreate else None
+    )
+    report = Report(
+        step.progress, observed, step.recreate, extensions, verdict, step.scale_down, last_recreate
+    )
     result = "stalled" if step.progress.phase is Phase.STALLED else "success"
     return _Outcome(report, step.requeue_after, result)
+
+
+def _plan(
+    desired: rendering.DesiredPool, observed: rendering.ObservedPool | None, policy: Any, *, adopting: bool
+) -> planning.Plan:
+    if adopting and observed is not None:
+        return planning.adopt(desired, observed, policy)  # ownership, and nothing else
+    return planning.plan(desired, observed, policy)
+
+
+def _drain_rules(spec: Any) -> DrainRules:
+    drain = spec.policy.drain
+    return DrainRules(
+        enabled=drain.enabled, timeout=parse_duration(drain.timeout), on_timeout=drain.on_timeout
+    )
+
+
+def _guards(
+    runtime: Runtime,
+    memory: PoolMemory,
+    ident: Identity,
+    observed: rendering.ObservedPool | None,
+    previous: Mapping[str, Any],
+) -> Guards:
+    last = previous.get("lastRecreate") or {}
+    generation = last.get("generation") if isinstance(last, Mapping) else None
+    return Guards(
+        generation=ident.generation,
+        resource=f"{ident.name} -n {ident.namespace}",
+        adopted=observed is not None and observed.adopted,
+        approved=ident.generation is not None and ident.approved_generation == str(ident.generation),
+        last_recreate_generation=int(generation) if isinstance(generation, int) else None,
+        not_converging=memory.not_converging,
+        stuck_delete_after=timedelta(seconds=runtime.config.stuck_delete_timeout),
+        deleting_since=memory.deleting_since,
+    )
+
+
+def _deleting_since(
+    memory: PoolMemory, observed: rendering.ObservedPool | None, now: datetime
+) -> datetime | None:
+    if observed is None or not observed.is_deleting:
+        return None
+    return memory.deleting_since or now
+
+
+def _within_budget(runtime: Runtime, account: AccountRef, ident: Identity, step: Step) -> Step:
+    """Destructive flows start only within the account's disruption budget; flows under way keep it."""
+    budget = runtime.budget
+    if step.starts_disruption:
+        admission = budget.request(account.arm_id, ident.uid, f"{ident.namespace}/{ident.name}")
+        if not admission.admitted:
+            DISRUPTION_WAITS.inc()
+            return waiting_for_budget(admission.message(account.account_name), runtime.tunables)
+    elif step.disruptive:
+        budget.hold(account.arm_id, ident.uid, f"{ident.namespace}/{ident.name}")
+    else:
+        budget.release(account.arm_id, ident.uid)
+    return step
+
+
+def _not_converging(
+    memory: PoolMemory, stuck: NotConverging, step: Step, events: EventSink, log: Any
+) -> Step:
+    """A PATCH Azure took but did not apply: stop writing it (next pass stalls through the guards)."""
+    memory.not_converging = stuck
+    text = stuck.message("after it was patched")
+    events("Warning", "NotConverging", text)
+    NOT_CONVERGING.labels("patch").inc()
+    log.warning("patch did not take", fields=list(stuck.fields))
+    return replace(step, progress=Progress(Phase.STALLED, "NotConverging", text), requeue_after=600.0)
 
 
 def _watch(runtime: Runtime, memory: PoolMemory, account: AccountRef, pool_name: str) -> None:
@@ -271,15 +393,6 @@ def stop_watching(runtime: Runtime, memory: PoolMemory) -> None:
         memory.watching = None
 
 
-def _ownership_refusal(
-    observed: rendering.ObservedPool, owner: str, *, adopt: bool, pool_name: str
-) -> tuple[str, str] | None:
-    decision = planning.decide_ownership(observed.owner, owner, adopt=adopt)
-    if decision.allowed:
-        return None
-    return decision.reason, decision.message
-
-
 async def _carry_out(
     runtime: Runtime,
     memory: PoolMemory,
@@ -291,32 +404,30 @@ async def _carry_out(
     ident: Identity,
     events: EventSink,
     log: Any,
-) -> rendering.ObservedPool | None:
-    """The one Azure write the step asks for (status first when it announces a recreate step)."""
-    pools = runtime.pools
+    replan: Callable[[rendering.ObservedPool], planning.Plan],
+) -> tuple[rendering.ObservedPool | None, NotConverging | None]:
+    """The one Azure write the step asks for (status first when it announces a flow's step).
+
+    Returns the pool as the write left it and, after a PATCH, the fields Azure's answer still
+    shows different (a patch that did not take)."""
+    for notice in step.notices:
+        events(notice.type, notice.reason, notice.message)
+        if notice.reason == "NotConverging":
+            NOT_CONVERGING.labels("recreate").inc()
     if step.kind is StepKind.WAIT:
         memory.fresh = step.progress.phase is Phase.RECONCILING
-        if step.recreate is None and memory.status and memory.status.get("recreate"):
-            events("Normal", "RecreateFinished", step.events[0] if step.events else "Recreate finished.")
-        return observed
+        return observed, None
     memory.fresh = True
     if step.kind is StepKind.RECORD:
-        # Write the new step before doing it: a crash now resumes at this step.
-        status = build_status(
-            previous,
-            Report(step.progress, observed, step.recreate, None, memory.verdict),
-            generation=ident.generation,
-            now=_iso(runtime.now()),
-        )
-        await runtime.kube.patch_status(ident.namespace, ident.name, status)
-        memory.status = status
+        await _record(runtime, memory, step, observed, previous, ident)
         if step.counts_as_recreate and step.recreate is not None:
             RECREATES.labels(_reason_label(step.recreate.fields)).inc()
             events("Normal", "RecreateStarted", f"Recreating pool {pool_name}: {step.recreate.reason}")
-        for text in step.events:
-            events("Warning", "DrainTimedOut", text)
-        log.info("recreate step recorded", phase=step.recreate.phase if step.recreate else None)
-        return observed
+        if step.starts_disruption and step.scale_down is not None:
+            events("Normal", "ScalingToZero", step.progress.message)
+        log.info("flow step recorded", phase=step.recreate.phase if step.recreate else None)
+        return observed, None
+    pools = runtime.pools
     if step.kind is StepKind.CREATE:
         result = await _create(runtime, account, pool_name, step, log)
         events("Normal", "Created", f"Created pool {pool_name} in {account.account_name}.")
@@ -328,22 +439,40 @@ async def _carry_out(
         events("Normal", "Patched", f"Updated {fields} in place (no recreate).")
     elif step.kind in (StepKind.RESIZE, StepKind.DRAIN):
         result = await pools.update(account, pool_name, step.body or {})
-        if (
-            step.kind is StepKind.RESIZE
-            and step.action is not None
-            and step.action.type == planning.ActionType.RESIZE
-        ):
+        if step.kind is StepKind.RESIZE and step.action is not None:
             memory.resize_attempts += 1
             memory.last_resize_at = runtime.monotonic()
         events("Normal", "Resizing", step.progress.message)
+    elif step.kind is StepKind.STOP_RESIZE:
+        result = await pools.stop_resize(account, pool_name)
+        events("Normal", "StoppingResize", step.progress.message)
     else:  # DELETE
         await pools.begin_delete(account, pool_name)
         events("Normal", "Deleting", f"Deleting pool {pool_name} to recreate it.")
         log.info("pool delete started", pool=pool_name)
-        return observed
+        return observed, None
     runtime.observer.remember(account, pool_name, result)
     log.info("azure write", step=step.kind.value, pool=pool_name)
-    return rendering.observe_pool(result)
+    after = rendering.observe_pool(result)
+    stuck = None
+    if step.kind is StepKind.PATCH and step.action is not None:
+        stuck = unapplied(step.action, replan(after), ident.generation)
+    return after, stuck
+
+
+async def _record(
+    runtime: Runtime,
+    memory: PoolMemory,
+    step: Step,
+    observed: rendering.ObservedPool | None,
+    previous: Mapping[str, Any],
+    ident: Identity,
+) -> None:
+    """Write the new step before doing it: a crash now resumes at this step."""
+    report = Report(step.progress, observed, step.recreate, None, memory.verdict, step.scale_down)
+    status = build_status(previous, report, generation=ident.generation, now=_iso(runtime.now()))
+    await runtime.kube.patch_status(ident.namespace, ident.name, status)
+    memory.status = status
 
 
 async def _create(
@@ -433,8 +562,16 @@ def _stalled(
     observed: rendering.ObservedPool | None = None,
 ) -> _Outcome:
     progress = Progress(Phase.STALLED, reason, message)
+    return _Outcome(_keeping_flows(progress, observed, previous), requeue, "stalled")
+
+
+def _keeping_flows(
+    progress: Progress, observed: rendering.ObservedPool | None, previous: Mapping[str, Any]
+) -> Report:
+    """A report for a pass that did not reach the core: the flows under way are kept as they were."""
     recreate = RecreateState.from_dict(previous.get("recreate"))
-    return _Outcome(Report(progress, observed, recreate, None, None), requeue, "stalled")
+    scale_down = ScaleDownState.from_dict(previous.get("scaleToZero"))
+    return Report(progress, observed, recreate, None, None, scale_down)
 
 
 def _azure_failure(
@@ -451,9 +588,8 @@ def _azure_failure(
     delay = retry_delay(verdict, retry_after=error.retry_after, attempt=memory.retries)
     memory.retries += 1
     progress = Progress(Phase.RECONCILING, verdict.reason, f"Retrying in {int(delay)}s: {text}")
-    recreate = RecreateState.from_dict(previous.get("recreate"))
     result = "requeue" if verdict.disposition is not Disposition.RETRY or memory.retries < 5 else "error"
-    return _Outcome(Report(progress, None, recreate, None, None), delay, result)
+    return _Outcome(_keeping_flows(progress, None, previous), delay, result)
 
 
 def _tell_transitions(memory: PoolMemory, progress: Progress, events: EventSink, log: Any) -> None:
@@ -572,15 +708,62 @@ async def finalize(runtime: Runtime, body: Mapping[str, Any], events: EventSink)
         events("Normal", "Orphaned", f"Pool {pool_name} left running without its owner marker (Orphan).")
         forget(runtime, ident)
         return Finalization(True, "orphaned")
-    if not observed.is_deleting:
-        await runtime.pools.begin_delete(account, pool_name)
-        events("Normal", "Deleting", f"Deleting pool {pool_name} (deletionPolicy Delete).")
-    return Finalization(
-        False, f"waiting for Azure to finish deleting pool {pool_name}", runtime.config.active_requeue
+    return await _delete_pool(runtime, body, ident, account, pool_name, observed, resource, events)
+
+
+async def _delete_pool(
+    runtime: Runtime,
+    body: Mapping[str, Any],
+    ident: Identity,
+    account: AccountRef,
+    pool_name: str,
+    observed: rendering.ObservedPool,
+    resource: BatchPool,
+    events: EventSink,
+) -> Finalization:
+    """deletionPolicy Delete: drain as the policy says (from the BatchPool's deletion), then DELETE."""
+    now = runtime.now()
+    requested = _deletion_time(body) or now
+    step = convergence.deletion_step(
+        observed,
+        _drain_rules(resource.spec),
+        requested=requested,
+        shrunk_until=runtime.deletion_shrinks.get(ident.uid),
+        now=now,
+        guards=Guards(stuck_delete_after=timedelta(seconds=runtime.config.stuck_delete_timeout)),
     )
+    for notice in step.notices:
+        events(notice.type, notice.reason, notice.message)
+    if step.kind is StepKind.DELETE:
+        await runtime.pools.begin_delete(account, pool_name)
+        runtime.deletion_shrinks.pop(ident.uid, None)
+        events("Normal", "Deleting", f"Deleting pool {pool_name} (deletionPolicy Delete).")
+    elif step.kind is StepKind.DRAIN:
+        await runtime.pools.update(account, pool_name, step.body or {})
+        runtime.deletion_shrinks[ident.uid] = requested + _drain_rules(resource.spec).timeout
+        events("Normal", "Draining", step.progress.message)
+    elif step.kind is StepKind.STOP_RESIZE:
+        await runtime.pools.stop_resize(account, pool_name)
+    if step.progress.phase is Phase.STALLED and runtime.last_told.get(ident.uid) != step.progress.reason:
+        runtime.last_told[ident.uid] = step.progress.reason
+        events("Warning", step.progress.reason, step.progress.message)
+    return Finalization(False, step.progress.message, runtime.config.active_requeue)
+
+
+def _deletion_time(body: Mapping[str, Any]) -> datetime | None:
+    stamp = (body.get("metadata") or {}).get("deletionTimestamp")
+    if not stamp:
+        return None
+    try:
+        return convergence.parse_time(str(stamp))
+    except ValueError:
+        return None
 
 
 def forget(runtime: Runtime, ident: Identity) -> None:
     runtime.phases.pop(ident.uid, None)
+    runtime.deletion_shrinks.pop(ident.uid, None)
+    runtime.last_told.pop(ident.uid, None)
+    runtime.budget.release_everywhere(ident.uid)
     publish_phase_counts(runtime)
     forget_pool(ident.namespace, ident.name)

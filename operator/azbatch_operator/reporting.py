@@ -12,7 +12,7 @@ from typing import Any
 
 from azbatch_operator import conditions as cond
 from azbatch_operator.conditions import ExtensionsVerdict, Progress
-from azbatch_operator.convergence import RecreateState
+from azbatch_operator.convergence import RecreateState, ScaleDownState
 from azbatch_operator.rendering import ObservedPool
 from azbatch_operator.rendering.observed import ResizeError
 
@@ -28,6 +28,8 @@ class Report:
     recreate: RecreateState | None
     extensions: tuple[dict[str, Any], ...] | None  # None: not observed this time, keep what was there
     verdict: ExtensionsVerdict | None
+    scale_down: ScaleDownState | None = None
+    last_recreate: Mapping[str, Any] | None = None  # None: keep what was there
 
 
 def build_status(
@@ -51,7 +53,11 @@ def build_status(
         "conditions": cond.to_dicts(conditions),
         "pool": pool_status(report.observed) if report.observed is not None else None,
         "recreate": report.recreate.to_dict() if report.recreate is not None else None,
+        "scaleToZero": report.scale_down.to_dict() if report.scale_down is not None else None,
     }
+    last_recreate = report.last_recreate or previous.get("lastRecreate")
+    if last_recreate:
+        status["lastRecreate"] = dict(last_recreate)
     if report.extensions is not None:
         status["extensions"] = list(report.extensions)
     elif "extensions" in previous:

@@ -58,7 +58,18 @@ class Drain(ArmModel):
     )
     timeout: Duration = Field(
         default="PT30M",
-        description="ISO 8601 limit on the wait for running tasks; then nodes go anyway (default PT30M).",
+        description=(
+            "ISO 8601 limit on the wait for running tasks, counted from the start of the recreate, scale to "
+            "zero or deletion (default PT30M); Azure is told to keep removing nodes for as long."
+        ),
+    )
+    on_timeout: Literal["Requeue", "Stall"] = Field(
+        default="Requeue",
+        description=(
+            "At the drain timeout: Requeue (default) goes on, and Azure requeues the tasks still running "
+            "so they run again on the pool's next nodes; Stall stops and waits for you "
+            "(Stalled, DrainTimedOut)."
+        ),
     )
 
 

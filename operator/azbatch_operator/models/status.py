@@ -114,8 +114,38 @@ class RecreateStatus(StatusModel):
         description="creationTime of the pool being replaced: only that pool is deleted, never a newer one.",
     )
     drain_deadline: str | None = Field(
-        default=None, description="RFC 3339 time after which draining stops and the pool is deleted anyway."
+        default=None,
+        description="RFC 3339 time the drain timeout ends (spec.policy.drain.onTimeout says what then).",
     )
+    shrunk_until: str | None = Field(
+        default=None, description="The drain deadline the last shrink's resizeTimeout covered."
+    )
+    delete_requested: str | None = Field(
+        default=None, description="RFC 3339 time the old pool's DELETE was sent."
+    )
+
+
+class ScaleToZeroStatus(StatusModel):
+    """A scale to zero in progress (updateStrategy ScaleToZero), stored so a restart resumes it."""
+
+    started: str = Field(description="RFC 3339 time the scale to zero started.")
+    fields: list[Annotated[str, Field(max_length=256)]] | None = Field(
+        default=None, max_length=100, description="The spec fields that need zero nodes."
+    )
+    drain_deadline: str | None = Field(default=None, description="RFC 3339 time the drain timeout ends.")
+    shrunk_until: str | None = Field(
+        default=None, description="The drain deadline the last shrink's resizeTimeout covered."
+    )
+    requeued: bool | None = Field(
+        default=None, description="True once the drain timed out and the rest was shrunk with Requeue."
+    )
+
+
+class LastRecreateStatus(StatusModel):
+    """The last recreate that finished: at most one recreate runs per generation."""
+
+    generation: int | None = Field(default=None, ge=0, description="The metadata.generation it applied.")
+    finished: str | None = Field(default=None, description="RFC 3339 time it finished.")
 
 
 class BatchPoolStatus(StatusModel):
@@ -135,3 +165,9 @@ class BatchPoolStatus(StatusModel):
         default=None, max_length=MAX_STATUS_EXTENSIONS, description="Per-extension health across the nodes."
     )
     recreate: RecreateStatus | None = Field(default=None, description="Set while a recreate runs.")
+    scale_to_zero: ScaleToZeroStatus | None = Field(
+        default=None, description="Set while a scale to zero runs (updateStrategy ScaleToZero)."
+    )
+    last_recreate: LastRecreateStatus | None = Field(
+        default=None, description="The last recreate that finished (one per generation at most)."
+    )

@@ -8,7 +8,7 @@ operator may touch a pool at all. docs/planning.md explains the rules.
 from azbatch_operator.planning.changes import Change, extension_field
 from azbatch_operator.planning.fields import LIVE_PROPERTIES, ZERO_NODE_PROPERTIES, ChangeKind
 from azbatch_operator.planning.ownership import Ownership, OwnershipDecision, decide_ownership
-from azbatch_operator.planning.plan import Action, ActionType, Plan, plan
+from azbatch_operator.planning.plan import Action, ActionType, Plan, adopt, plan
 
 __all__ = [
     "LIVE_PROPERTIES",
@@ -20,6 +20,7 @@ __all__ = [
     "Ownership",
     "OwnershipDecision",
     "Plan",
+    "adopt",
     "decide_ownership",
     "extension_field",
     "plan",

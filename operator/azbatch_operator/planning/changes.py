@@ -7,6 +7,7 @@ own metadata items (owner, digests) are reconciled as part of ``metadata``.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any, Final
 
 from azbatch_operator.planning.fields import ChangeKind, kind_of
 from azbatch_operator.rendering import (
+    ADOPTED_METADATA,
     DIGEST_PREFIX,
     EXTENSIONS_PATH,
     OWNER_METADATA,
@@ -21,6 +23,7 @@ from azbatch_operator.rendering import (
     ObservedPool,
     SecretEntity,
 )
+from azbatch_operator.rendering.secrets import RecordedDigest
 
 MAX_DETAILS: Final = 4
 MAX_VALUE_CHARS: Final = 60
@@ -42,6 +45,42 @@ class Differences:
     changes: tuple[Change, ...]
     notes: tuple[str, ...]
     metadata: list[dict[str, str]]  # the full metadata list the pool must end up with
+    rekeyed: tuple[SecretEntity, ...] = ()  # digests made under another key: recorded again
+
+
+class DigestVerdict(enum.Enum):
+    EQUAL = "equal"
+    MISSING = "missing"  # an adopted or hand-made pool: nothing to compare with
+    OLD_FORMAT = "old-format"  # equal, written without a key id: record it again with one
+    OTHER_KEY = "other-key"  # made under another key: cannot be compared, never a change
+    CHANGED = "changed"
+
+
+def compare_digest(desired: str, desired_legacy: str | None, present: str | None) -> DigestVerdict:
+    """How a recorded digest relates to the one the spec's Secrets give now (rendering.secrets)."""
+    if present is None:
+        return DigestVerdict.MISSING
+    if present == desired:
+        return DigestVerdict.EQUAL
+    recorded, wanted = RecordedDigest.parse(present), RecordedDigest.parse(desired)
+    if recorded.legacy:
+        return DigestVerdict.OLD_FORMAT if present == desired_legacy else DigestVerdict.OTHER_KEY
+    if recorded.digest is None or wanted.digest is None:
+        return DigestVerdict.CHANGED  # a secret was added or removed: no key is needed to see that
+    if recorded.key_id == wanted.key_id:
+        return DigestVerdict.CHANGED
+    return DigestVerdict.OTHER_KEY
+
+
+def rekeyed_warning(entities: tuple[SecretEntity, ...]) -> str:
+    """What to tell the user when digests were recorded again under the operator's current key."""
+    names = ", ".join(str(e) for e in entities)
+    return (
+        f"The secret digests of {names} were made under another digest key (a second operator, a chart "
+        "re-installed without digestKey.existingSecret, or a rotated key): recorded again under the current "
+        "key, with no recreate. A change to their Secrets made in between cannot be seen: if you changed "
+        "one, change it again to have it applied."
+    )
 
 
 def extension_field(name: str) -> str:
@@ -175,18 +214,26 @@ def differences(desired: DesiredPool, observed: ObservedPool) -> Differences:
         kept = observed.secret_digests.get(entity.metadata_name)
         if kept is not None:
             operator_items[entity.metadata_name] = kept
+    rekeyed: list[SecretEntity] = []
     for name, digest in desired.secret_digests.items():
-        present = observed.secret_digests.get(name)
         entity = _entity_from_digest_name(name)
-        if present is None:
+        verdict = compare_digest(digest, desired.legacy_digests.get(name), observed.secret_digests.get(name))
+        if verdict is DigestVerdict.MISSING:
             text = (
                 f"no secret digest recorded for {entity}: assumed unchanged (adopted or hand-made pool); "
                 "the digest is recorded now"
             )
             notes.append(text)
             metadata_reasons.append(f"record the secret digest of {entity}")
-        elif present != digest:
+        elif verdict is DigestVerdict.OLD_FORMAT:
+            metadata_reasons.append(f"record the secret digest of {entity} with its key id")
+        elif verdict is DigestVerdict.OTHER_KEY:
+            rekeyed.append(entity)
+            metadata_reasons.append(f"record the secret digest of {entity} under the current digest key")
+        elif verdict is DigestVerdict.CHANGED:
             changes.append(_secret_change(entity))
+    if rekeyed:
+        notes.append(rekeyed_warning(tuple(rekeyed)))
     stale = set(observed.secret_digests) - set(operator_items)
     if stale:
         metadata_reasons.append(f"remove {len(stale)} secret digest(s) of entities no longer in the spec")
@@ -196,11 +243,15 @@ def differences(desired: DesiredPool, observed: ObservedPool) -> Differences:
     metadata += [
         {"name": n, "value": operator_items[n]} for n in sorted(operator_items) if n.startswith(DIGEST_PREFIX)
     ]
+    if observed.adopted:  # kept: it is what makes destroying an adopted pool need approval
+        metadata.append({"name": ADOPTED_METADATA, "value": dict(observed.metadata)[ADOPTED_METADATA]})
     wanted_pairs = sorted((i["name"], i["value"]) for i in metadata)
     if wanted_pairs != sorted(observed.metadata):
         reason = "; ".join(metadata_reasons) or "record the new secret digest(s)"
         changes.append(Change("metadata", "metadata", ChangeKind.LIVE, reason))
-    return Differences(changes=tuple(_dedupe(changes)), notes=tuple(notes), metadata=metadata)
+    return Differences(
+        changes=tuple(_dedupe(changes)), notes=tuple(notes), metadata=metadata, rekeyed=tuple(rekeyed)
+    )
 
 
 def _dedupe(changes: list[Change]) -> list[Change]:

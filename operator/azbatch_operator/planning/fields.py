@@ -31,7 +31,9 @@ class ChangeKind(enum.Enum):
 
 IDENTITY: Final = "identity"
 
-LIVE_PROPERTIES: Final = frozenset({"applicationPackages", "certificates", "metadata", "scaleSettings", "startTask"})
+LIVE_PROPERTIES: Final = frozenset(
+    {"applicationPackages", "certificates", "metadata", "scaleSettings", "startTask"}
+)
 
 ZERO_NODE_PROPERTIES: Final = frozenset(
     {

@@ -20,14 +20,22 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Final
 
-from azbatch_operator.models import Policy
-from azbatch_operator.planning.changes import Change, Differences, differences
+from azbatch_operator.models import Policy, parse_duration
+from azbatch_operator.planning.changes import Change, Differences, differences, rekeyed_warning
 from azbatch_operator.planning.fields import CLEARED_VALUES, IDENTITY, ChangeKind
-from azbatch_operator.rendering import DesiredPool, ObservedPool
+from azbatch_operator.rendering import (
+    ADOPTED_METADATA,
+    OWNER_METADATA,
+    RESERVED_METADATA_PREFIX,
+    DesiredPool,
+    ObservedPool,
+)
 
 RECREATE: Final = "Recreate"
+MIN_RESIZE_TIMEOUT: Final = timedelta(minutes=5)  # Azure refuses a shorter resizeTimeout
 
 
 class ActionType(enum.Enum):
@@ -56,11 +64,14 @@ class Action:
 @dataclass(frozen=True)
 class Plan:
     """Ordered actions; ``waiting`` is set when the first action cannot start yet (requeue and re-plan).
-    ``notes`` are facts worth telling the user that are not actions (e.g. fields not compared)."""
+    ``notes`` are facts worth telling the user that are not actions (e.g. fields not compared);
+    ``warnings`` are the notes the operator also posts as Warning events when it acts on the plan."""
 
     actions: tuple[Action, ...]
     notes: tuple[str, ...] = ()
     waiting: str | None = None
+    warnings: tuple[str, ...] = ()
+    scale_down: bool = False  # the changes need the pool at zero nodes first (updateStrategy ScaleToZero)
 
     @property
     def is_noop(self) -> bool:
@@ -83,7 +94,24 @@ def _deallocation(policy: Policy | None) -> str:
     return "TaskCompletion" if (policy or Policy()).drain.enabled else "Requeue"
 
 
-def _patch_body(desired: DesiredPool, diff: Differences, props: list[str]) -> dict[str, Any]:
+def _cleared_scale(policy: Policy | None) -> dict[str, Any]:
+    """Scale settings removed from the spec: the pool goes to zero, draining as the policy says
+    (a bare fixed scale of 0 would take Azure's default, Requeue, and kill running tasks)."""
+    drain = (policy or Policy()).drain
+    fixed: dict[str, Any] = {
+        **CLEARED_VALUES["scaleSettings"]["fixedScale"],
+        "nodeDeallocationOption": _deallocation(policy),
+    }
+    if drain.enabled:
+        fixed["resizeTimeout"] = (
+            drain.timeout if parse_duration(drain.timeout) >= MIN_RESIZE_TIMEOUT else "PT5M"
+        )
+    return {"fixedScale": fixed}
+
+
+def _patch_body(
+    desired: DesiredPool, diff: Differences, props: list[str], policy: Policy | None
+) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     body: dict[str, Any] = {"properties": properties}
     for prop in props:
@@ -95,6 +123,8 @@ def _patch_body(desired: DesiredPool, diff: Differences, props: list[str]) -> di
             properties[prop] = desired.properties[prop]
         elif prop == "displayName":
             properties[prop] = desired.pool_name
+        elif prop == "scaleSettings":
+            properties[prop] = _cleared_scale(policy)
         else:
             properties[prop] = CLEARED_VALUES.get(prop)
     return body
@@ -184,7 +214,9 @@ def plan(desired: DesiredPool, observed: ObservedPool | None, policy: Policy | N
     if strategy == RECREATE and not at_zero:
         forcing = extension + zero_only
     if forcing:
-        return Plan((_recreate(changes, forcing, observed, strategy),), notes=diff.notes)
+        return Plan(
+            (_recreate(changes, forcing, observed, strategy),), notes=diff.notes, warnings=_warnings(diff)
+        )
 
     actions: list[Action] = []
     waiting = None
@@ -200,12 +232,21 @@ def plan(desired: DesiredPool, observed: ObservedPool | None, policy: Policy | N
         else:
             actions.append(_scale_to_zero(extension + zero_only, observed, policy))
     if changes:
-        actions.append(Action(ActionType.PATCH, fields, reasons, _patch_body(desired, diff, list(props))))
+        actions.append(
+            Action(ActionType.PATCH, fields, reasons, _patch_body(desired, diff, list(props), policy))
+        )
     if _resize_needed(observed, changes):
         actions.append(_resize(desired, observed))
     if not actions:
         actions.append(Action(ActionType.NONE, reasons=("the pool matches the spec",)))
-    return Plan(tuple(actions), notes=diff.notes, waiting=waiting)
+    scale_down = bool(extension or zero_only) and not at_zero
+    return Plan(
+        tuple(actions), notes=diff.notes, waiting=waiting, warnings=_warnings(diff), scale_down=scale_down
+    )
+
+
+def _warnings(diff: Differences) -> tuple[str, ...]:
+    return (rekeyed_warning(diff.rekeyed),) if diff.rekeyed else ()
 
 
 def _scale_to_zero(changes: list[Change], observed: ObservedPool, policy: Policy | None) -> Action:
@@ -223,3 +264,42 @@ def _scale_to_zero(changes: list[Change], observed: ObservedPool, policy: Policy
         ),
         patch={"properties": {"scaleSettings": {"fixedScale": zero}}},
     )
+
+
+def adopt(desired: DesiredPool, observed: ObservedPool, policy: Policy | None = None) -> Plan:
+    """Adoption takes ownership and nothing else: one metadata PATCH that writes the owner marker,
+    the adopted marker and the secret digests (assumed unchanged), keeping the pool's own items.
+    The notes say what the spec asks beyond that; destructive steps then need the user's approval."""
+    full = plan(desired, observed, policy)
+    items = [
+        {"name": n, "value": v} for n, v in observed.metadata if not n.startswith(RESERVED_METADATA_PREFIX)
+    ]
+    digests = dict(desired.secret_digests)
+    for entity in desired.unresolved:
+        kept = observed.secret_digests.get(entity.metadata_name)
+        if kept is not None:
+            digests[entity.metadata_name] = kept
+    items += [{"name": OWNER_METADATA, "value": desired.owner}, {"name": ADOPTED_METADATA, "value": "true"}]
+    items += [{"name": name, "value": digests[name]} for name in sorted(digests)]
+    pending = [a for a in full.actions if a.type not in (ActionType.NONE,)]
+    notes = [*full.notes]
+    notes += [
+        f"after adoption the spec asks for: {a.type.value} ({', '.join(a.fields) or '-'}): "
+        + "; ".join(a.reasons)
+        for a in pending
+    ]
+    if any(a.type in (ActionType.RECREATE, ActionType.SCALE_TO_ZERO) for a in pending):
+        notes.append(
+            "a recreate or scale to zero of an adopted pool waits for your approval: annotate the BatchPool "
+            "with azbatch.dev/approve-disruption=<its metadata.generation>"
+        )
+    action = Action(
+        ActionType.PATCH,
+        fields=("metadata",),
+        reasons=(
+            f"adopt the pool: record the owner marker {OWNER_METADATA}={desired.owner} and "
+            f"{ADOPTED_METADATA}; nothing else changes now",
+        ),
+        patch={"properties": {"metadata": items}},
+    )
+    return Plan((action,), notes=tuple(notes))

@@ -6,6 +6,7 @@ defaults, casing, ordering and read-only fields never look like a change.
 
 from azbatch_operator.models import SecretKeyRef
 from azbatch_operator.rendering.desired import (
+    ADOPTED_METADATA,
     OWNER_METADATA,
     DesiredPool,
     render_pool,
@@ -25,6 +26,7 @@ from azbatch_operator.rendering.secrets import (
 )
 
 __all__ = [
+    "ADOPTED_METADATA",
     "DIGEST_PREFIX",
     "EXTENSIONS_PATH",
     "OWNER_METADATA",

@@ -15,12 +15,17 @@ from azbatch_operator.rendering.secrets import (
     SecretValueError,
     always_digested_entities,
     inline_secrets,
+    key_id,
+    recorded_digest,
     resolve_value,
     secret_digest,
     secret_slots,
 )
 
 OWNER_METADATA: Final = "azbatch.dev/owner"
+# Written with the owner marker on a pool the operator adopted (did not create): nothing destructive
+# is done to such a pool without the user's approval. A recreated pool no longer carries it.
+ADOPTED_METADATA: Final = "azbatch.dev/adopted"
 # spec keys that are about the operator, not the pool's ARM properties.
 OPERATOR_KEYS: Final = frozenset({"account", "poolName", "identity", "policy"})
 
@@ -50,6 +55,10 @@ class DesiredPool:
     body: dict[str, Any] = field(repr=False)
     secret_digests: Mapping[str, str] = field(repr=False)
     unresolved: tuple[SecretEntity, ...] = ()
+    digest_key_id: str = ""  # which key made ``secret_digests`` (reveals nothing about it)
+    # The same digests as an operator without key ids wrote them, to read such pools without a
+    # recreate: only an equal old digest proves nothing changed.
+    legacy_digests: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -138,11 +147,9 @@ def render_pool(
     entities = dict.fromkeys([*always_digested_entities(document), *(s.entity for s in slots)])
     if not compare_secrets:
         unresolved.update(dict.fromkeys(entities))
-    digests = {
-        entity.metadata_name: secret_digest(digest_key, entity, values.get(entity, {}))
-        for entity in entities
-        if entity not in unresolved
-    }
+    compared = [entity for entity in entities if entity not in unresolved]
+    digests = {e.metadata_name: recorded_digest(digest_key, e, values.get(e, {})) for e in compared}
+    legacy = {e.metadata_name: secret_digest(digest_key, e, values.get(e, {})) for e in compared}
     properties = {k: v for k, v in resolved.items() if k not in OPERATOR_KEYS}
     properties["metadata"] = _merged_metadata(properties.get("metadata") or [], owner, digests)
     body: dict[str, Any] = {"properties": properties}
@@ -156,6 +163,8 @@ def render_pool(
         body=body,
         secret_digests=digests,
         unresolved=tuple(unresolved),
+        digest_key_id=key_id(digest_key) if compared else "",
+        legacy_digests=legacy,
     )
 
 
@@ -180,4 +189,4 @@ def _merged_metadata(
     return items
 
 
-__all__ = ["DesiredPool", "SecretSlot", "render_pool", "secret_refs", "spec_document"]
+__all__ = ["ADOPTED_METADATA", "DesiredPool", "SecretSlot", "render_pool", "secret_refs", "spec_document"]

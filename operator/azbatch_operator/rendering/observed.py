@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from azbatch_operator.rendering.desired import OWNER_METADATA
+from azbatch_operator.rendering.desired import ADOPTED_METADATA, OWNER_METADATA
 from azbatch_operator.rendering.normalise import normalise_pool
 from azbatch_operator.rendering.secrets import DIGEST_PREFIX
 
@@ -39,6 +39,7 @@ class ObservedPool:
     auto_scale: bool = False
     vm_size: str | None = None  # as Azure spells it, for people (comparable holds the normal form)
     metadata: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    adopted: bool = False  # carries the adopted marker: disruption needs the user's approval
 
     @property
     def is_deleting(self) -> bool:
@@ -106,4 +107,5 @@ def observe_pool(arm_pool: Mapping[str, Any]) -> ObservedPool:
         last_modified=properties.get("lastModified"),
         auto_scale=bool((properties.get("scaleSettings") or {}).get("autoScale")),
         metadata=metadata,
+        adopted=ADOPTED_METADATA in by_name,
     )

@@ -4,11 +4,20 @@ Every secret field of a spec (extension ``protectedSettings``, user passwords an
 mount keys, registry passwords) is ``{"secretKeyRef": {"name": ..., "key": ...}}``. Azure never
 returns these values, so a change is detected with a digest stored in pool metadata:
 
-    azbatch.dev/secret-digest.<kind>.<name> = HMAC-SHA256(operator key, kind, name, values)[:128 bits]
+    azbatch.dev/secret-digest.<kind>.<name> = <key id>.<digest>
+        digest = HMAC-SHA256(operator key, kind, name, values), truncated to 128 bits
+        or ``none`` when the entity holds no secret-backed field
 
 A digest covers one *entity* (an extension, a user account, a mount), not one field, so that
 the planner can say which extension or account changed. Without the operator's key the digest
 cannot be brute-forced (docs/architecture.md); it is still never written to status or logs.
+
+The key id (an HMAC of a fixed label under the key) says which key made a digest and reveals
+nothing about the key or the values. A digest made under another key cannot be compared, so it
+is recorded again instead of being read as a change: a new key (a second operator, a chart
+re-install, a rotation) must never look like a changed Secret. An entity without secrets is
+recorded as ``none`` under any key, so adding or removing a secret is still a change.
+Values written before key ids existed (bare 32-hex digests) are compared as they were made.
 """
 
 from __future__ import annotations
@@ -164,6 +173,41 @@ def always_digested_entities(document: Mapping[str, Any]) -> list[SecretEntity]:
             items = _get(document, list_path) or []
             entities += [SecretEntity(kind, _item_name(item, name_field, i)) for i, item in enumerate(items)]
     return entities
+
+
+NO_SECRETS: Final = "none"
+_KEY_ID_LABEL: Final = b"azbatch.dev/digest-key-id"
+KEY_ID_HEX: Final = 16
+
+
+def key_id(key: bytes) -> str:
+    """Which key made a digest: 64 bits of an HMAC of a fixed label, so it says nothing of the key."""
+    return hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:KEY_ID_HEX]
+
+
+def recorded_digest(key: bytes, entity: SecretEntity, values: Mapping[str, Any]) -> str:
+    """The metadata value for one entity: ``none`` without secret values, else ``<key id>.<digest>``."""
+    if not values:
+        return NO_SECRETS
+    return f"{key_id(key)}.{secret_digest(key, entity, values)}"
+
+
+@dataclass(frozen=True)
+class RecordedDigest:
+    """A digest value read back from pool metadata."""
+
+    key_id: str | None  # None: no secrets (``none``) or a value from before key ids existed
+    digest: str | None  # None: no secrets
+    legacy: bool = False  # a bare digest without key id (written by an older operator)
+
+    @classmethod
+    def parse(cls, value: str) -> RecordedDigest:
+        if value == NO_SECRETS:
+            return cls(None, None)
+        made_by, dot, digest = value.partition(".")
+        if dot:
+            return cls(made_by, digest)
+        return cls(None, value, legacy=True)
 
 
 def secret_digest(key: bytes, entity: SecretEntity, values: Mapping[str, Any]) -> str:

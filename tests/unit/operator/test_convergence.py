@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from azbatch_operator.conditions import Phase
-from azbatch_operator.convergence import RecreatePhase, RecreateState, StepKind, next_step, orphan_patch
+from azbatch_operator.convergence import (
+    RecreatePhase,
+    RecreateState,
+    StepKind,
+    next_step,
+    orphan_patch,
+)
+from azbatch_operator.draining import DrainRules
 from azbatch_operator.planning import Action, ActionType, Plan
 from azbatch_operator.rendering import DesiredPool, ObservedPool, ResizeError
 
@@ -30,8 +37,7 @@ NOTHING = Plan((Action(ActionType.NONE),))
 
 def step(plan: Plan, observed: ObservedPool | None, recreate: RecreateState | None = None, **kw: object):
     options: dict[str, object] = {
-        "drain": True,
-        "drain_timeout": timedelta(minutes=30),
+        "drain": DrainRules(),
         "resize_attempts": 0,
         "since_last_resize": None,
         "now": NOW,
@@ -63,32 +69,34 @@ def test_a_recreate_is_announced_before_anything_is_done() -> None:
 
 
 def test_without_drain_or_nodes_the_recreate_starts_by_deleting() -> None:
-    assert step(RECREATE, POOL, drain=False).recreate.phase is RecreatePhase.DELETING
+    assert step(RECREATE, POOL, drain=DrainRules(enabled=False)).recreate.phase is RecreatePhase.DELETING
     empty = replace(POOL, current_dedicated_nodes=0, target_dedicated_nodes=0)
     assert step(RECREATE, empty).recreate.phase is RecreatePhase.DELETING
 
 
 def _state(phase: RecreatePhase, **kw: object) -> RecreateState:
-    return RecreateState(phase, "extension kv changed", ("extensions[kv]",), "t", POOL.creation_time, **kw)
+    return RecreateState(
+        phase, "extension kv changed", ("extensions[kv]",), "2026-11-23T12:00:00Z", POOL.creation_time, **kw
+    )
 
 
 def test_draining_shrinks_with_task_completion_then_moves_to_deleting() -> None:
-    draining = _state(RecreatePhase.DRAINING, drain_deadline="2026-11-23T12:30:00Z")
-    result = step(NOTHING, POOL, draining)
+    draining = _state(RecreatePhase.DRAINING)
+    result = step(RECREATE, POOL, draining)
     assert result.kind is StepKind.DRAIN
     fixed = result.body["properties"]["scaleSettings"]["fixedScale"]
     assert fixed["nodeDeallocationOption"] == "TaskCompletion"
     drained = replace(POOL, current_dedicated_nodes=0, target_dedicated_nodes=0)
-    after = step(NOTHING, drained, draining)
+    after = step(RECREATE, drained, draining)
     assert after.kind is StepKind.RECORD
     assert after.recreate.phase is RecreatePhase.DELETING
 
 
 def test_a_drain_past_its_deadline_deletes_anyway_and_says_so() -> None:
-    late = _state(RecreatePhase.DRAINING, drain_deadline="2026-11-23T11:59:00Z")
-    result = step(NOTHING, replace(POOL, target_dedicated_nodes=0), late)
+    late = _state(RecreatePhase.DRAINING)
+    result = step(RECREATE, replace(POOL, target_dedicated_nodes=0), late, now=NOW + timedelta(minutes=31))
     assert result.recreate.phase is RecreatePhase.DELETING
-    assert result.events
+    assert [n.reason for n in result.notices] == ["DrainTimedOut"]
 
 
 def test_deleting_deletes_only_the_recorded_pool() -> None:
@@ -132,12 +140,20 @@ def test_the_planners_waiting_state_is_respected() -> None:
     assert result.progress.message == "the pool is being deleted"
 
 
-def test_scale_to_zero_resizes_down_first() -> None:
+def test_scale_to_zero_is_announced_then_drains() -> None:
     patch = {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 0}}}}
-    plan = Plan((Action(ActionType.SCALE_TO_ZERO, fields=("vmSize",), patch=patch), Action(ActionType.PATCH)))
-    result = step(plan, POOL)
-    assert result.kind is StepKind.RESIZE
-    assert result.body == patch
+    plan = Plan(
+        (Action(ActionType.SCALE_TO_ZERO, fields=("vmSize",), patch=patch), Action(ActionType.PATCH)),
+        scale_down=True,
+    )
+    first = step(plan, POOL)
+    assert first.kind is StepKind.RECORD and first.starts_disruption
+    assert first.scale_down is not None and first.scale_down.fields == ("vmSize",)
+    result = step(plan, POOL, scale_down=first.scale_down)
+    assert result.kind is StepKind.DRAIN
+    fixed = result.body["properties"]["scaleSettings"]["fixedScale"]
+    assert fixed["nodeDeallocationOption"] == "TaskCompletion"
+    assert fixed["resizeTimeout"] == "PT30M"
 
 
 def test_resize_retries_back_off_and_then_stall() -> None:
@@ -161,6 +177,6 @@ def test_orphan_patch_keeps_only_the_users_metadata() -> None:
 
 
 def test_recreate_state_round_trips_through_status() -> None:
-    state = _state(RecreatePhase.DRAINING, drain_deadline="2026-11-23T12:30:00Z")
+    state = _state(RecreatePhase.DRAINING, drain_deadline="2026-11-23T12:30:00Z", shrunk_until="x")
     assert RecreateState.from_dict(state.to_dict()) == state
     assert RecreateState.from_dict({"phase": "Bogus"}) is None
