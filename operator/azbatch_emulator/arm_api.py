@@ -7,6 +7,8 @@ The subscriptions and resource groups are those that hold an account (the pre-cr
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -55,6 +57,32 @@ def register(router: web.UrlDispatcher, emu: Emulator) -> None:
     )
     router.add_resource("/providers/{namespace}", name="arm.tenantProvider").add_route(
         "GET", api.tenant_provider
+    )
+
+
+_RESOURCE_CLAUSE = re.compile(r"^\s*(resourceGroup|resourceType|name)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+
+
+def resource_filter(text: str | None) -> Callable[[Account], bool]:
+    """Generic resource lists' `$filter`: `resourceGroup|resourceType|name eq '...'` joined by `and`."""
+    if not text:
+        return lambda account: True
+    clauses = [_RESOURCE_CLAUSE.match(c) for c in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE)]
+    if not all(clauses):
+        raise ServiceError(
+            400,
+            "InvalidFilterInQueryString",
+            f"The $filter '{text}' is not supported here: use resourceGroup, resourceType or name eq '...', "
+            "joined by 'and'.",
+        )
+
+    def value(account: Account, field: str) -> str:
+        return {"resourcegroup": account.resource_group, "resourcetype": "Microsoft.Batch/batchAccounts"}.get(
+            field.lower(), account.name
+        )
+
+    return lambda account: all(
+        value(account, m.group(1)).lower() == m.group(2).lower() for m in clauses if m is not None
     )
 
 
@@ -195,11 +223,13 @@ class ArmApi:
 
     async def group_resources(self, request: web.Request) -> web.Response:
         sub, group, _ = self._group(request)
-        return json_response({"value": [self._generic(a) for a in self._accounts(sub, group)]})
+        keep = resource_filter(request.query.get("$filter"))
+        return json_response({"value": [self._generic(a) for a in self._accounts(sub, group) if keep(a)]})
 
     async def subscription_resources(self, request: web.Request) -> web.Response:
         sub = self._subscription(request)
-        return json_response({"value": [self._generic(a) for a in self._accounts(sub)]})
+        keep = resource_filter(request.query.get("$filter"))
+        return json_response({"value": [self._generic(a) for a in self._accounts(sub) if keep(a)]})
 
     # --- resource providers -------------------------------------------------------------------------
     def _provider_json(self, namespace: str, sub: str | None) -> dict[str, Any]:

@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
+import os
 import shlex
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from azbatch_emulator.emulator import start_emulator
 from azbatch_emulator.settings import default_state_dir
+
+LOCK_FILE = "serve.lock"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,15 +61,55 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.time_scale <= 0:
         print("azbatch-emulator: --time-scale must be > 0", file=sys.stderr)
         return 2
+    state_dir = args.state_dir or default_state_dir()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock_state_dir(state_dir)
+    if isinstance(lock, str):
+        print(lock, file=sys.stderr)
+        return 1
     try:
-        asyncio.run(_serve(args))
+        asyncio.run(_serve(args, lock))
     except OSError as exc:
         print(f"azbatch-emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        lock.close()
     return 0
 
 
-async def _serve(args: argparse.Namespace) -> None:
+def lock_state_dir(state_dir: Path) -> IO[str] | str:
+    """Hold `<state dir>/serve.lock` for as long as this process serves (the kernel drops the lock
+    when the process ends, however it ends). Returns the open lock file, or, when another emulator
+    holds it, the refusal naming that emulator's pid and port."""
+    handle = (state_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        try:
+            owner: dict[str, Any] = json.loads(handle.read() or "{}")
+        except ValueError:
+            owner = {}
+        handle.close()
+        port = owner.get("port")
+        return (
+            f"azbatch-emulator: state dir {state_dir} is in use by another emulator (pid "
+            f"{owner.get('pid', 'unknown')}, port {port if port else 'not yet listening'}); two emulators "
+            "on one state dir would overwrite each other's state. Stop that one, or give this one its "
+            "own --state-dir."
+        )
+    _record_owner(handle, None)
+    return handle
+
+
+def _record_owner(handle: IO[str], port: int | None) -> None:
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps({"pid": os.getpid(), "port": port}))
+    handle.flush()
+
+
+async def _serve(args: argparse.Namespace, lock: IO[str]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -78,6 +122,7 @@ async def _serve(args: argparse.Namespace) -> None:
         reset=args.reset,
     )
     async with emulator:
+        _record_owner(lock, emulator.port)
         print(json.dumps(emulator.info), flush=True)
         await stop.wait()
 
