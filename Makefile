@@ -13,7 +13,7 @@ $(BIN)/.installed: $(DISTRIBUTIONS)
 	$(BIN)/pip install --quiet -e ./kubemock -e ./emulator -e '.[dev]'
 	touch $@
 
-.PHONY: install demo test lint unit bench
+.PHONY: install demo test lint unit bench azcli azcli-test
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
@@ -33,3 +33,17 @@ unit: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench $(ARGS)
+
+# The real Azure CLI (azure-cli from PyPI, unmodified) in a virtualenv of its own, and the client
+# tests that drive it against the emulator (tests/clients, marker azcli; not in the default run).
+AZCLI_VENV ?= .venv-azcli
+$(AZCLI_VENV)/.installed:
+	$(PYTHON) -m venv $(AZCLI_VENV)
+	$(AZCLI_VENV)/bin/pip install --quiet --upgrade pip
+	$(AZCLI_VENV)/bin/pip install --quiet azure-cli
+	touch $@
+
+azcli: $(AZCLI_VENV)/.installed
+
+azcli-test: $(BIN)/.installed $(AZCLI_VENV)/.installed
+	AZ_CLI=$(abspath $(AZCLI_VENV))/bin/az $(BIN)/pytest -m azcli tests/clients $(ARGS)
