@@ -9,10 +9,12 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import shlex
 import signal
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -21,6 +23,14 @@ from azbatch_emulator.emulator import start_emulator
 from azbatch_emulator.settings import default_state_dir
 
 LOCK_FILE = "serve.lock"
+
+
+STARTING_WAIT = 30.0
+"""`env` waits this long for an emulator that `serve` is still starting (`serve &` then `env`)."""
+STARTING_GRACE = 5.0
+"""... and this long for a `serve` that has not even taken its state dir's lock yet."""
+DIGEST_KEY_FILE = "digest.key"
+"""The operator's secret digest key for use with this emulator, created once (0600) by `env`."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,14 +52,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reset", action="store_true", help="start with no pools (keeps identities, CA and keys)"
     )
     serve.add_argument("--quiet", action="store_true", help="no per-request log lines on stderr")
-    env = commands.add_parser("env", help="print `export` lines for a running emulator (eval them)")
+    env = commands.add_parser(
+        "env",
+        help="print `export` lines for a running emulator (eval them): the azure-identity variables and "
+        "AZBATCH_DIGEST_KEY_FILE, everything `azbatch-operator run` needs but a kubeconfig",
+    )
     env.add_argument(
         "--state-dir", type=Path, default=None, help=f"state directory (default {default_state_dir()})"
+    )
+    env.add_argument(
+        "--wait",
+        type=float,
+        default=STARTING_WAIT,
+        metavar="SECONDS",
+        help=f"how long to wait for an emulator that is still starting (default {STARTING_WAIT:g})",
     )
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve_command(args)
-    return env_command(args.state_dir or default_state_dir())
+    return env_command(args.state_dir or default_state_dir(), wait=args.wait)
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -127,28 +148,74 @@ async def _serve(args: argparse.Namespace, lock: IO[str]) -> None:
         await stop.wait()
 
 
-def env_command(state_dir: Path) -> int:
+def env_command(state_dir: Path, *, wait: float = STARTING_WAIT) -> int:
     ready = state_dir / "ready.json"
-    try:
-        info: dict[str, Any] = json.loads(ready.read_text())
-    except FileNotFoundError:
+    started = time.monotonic()
+    while True:
+        info = _running(ready)
+        waited = time.monotonic() - started
+        # A `serve` just put in the background may not have taken its lock yet: a short grace, then
+        # as long as a serve of this state dir holds the lock (it is starting), up to `wait`.
+        if (
+            info is not None
+            or waited >= wait
+            or (waited >= min(wait, STARTING_GRACE) and not _starting(state_dir))
+        ):
+            break
+        time.sleep(0.2)
+    if info is None:
+        start = f"azbatch-emulator serve{_state_dir_option(state_dir)}"
+        if not ready.exists():
+            problem = f"no running emulator found ({ready} is missing)"
+        else:
+            recorded = json.loads(ready.read_text())
+            problem = (
+                f"the emulator recorded in {ready} is not answering on {recorded['host']}:{recorded['port']}"
+            )
         print(
-            f"azbatch-emulator: no running emulator found ({ready} is missing). Start one with "
-            f"`azbatch-emulator serve{_state_dir_option(state_dir)}`.",
+            f"azbatch-emulator: {problem}. Start one first, e.g. `{start} &` (then `env` again); "
+            "`azbatch-operator demo` runs its own emulator in its own state dir, not this one.",
             file=sys.stderr,
         )
         return 1
-    if not _listening(info["host"], int(info["port"])):
-        print(
-            f"azbatch-emulator: the emulator recorded in {ready} is not answering on "
-            f"{info['host']}:{info['port']}; start it again with "
-            f"`azbatch-emulator serve{_state_dir_option(state_dir)}`.",
-            file=sys.stderr,
-        )
-        return 1
-    for name, value in environment(info).items():
+    exports = {**environment(info), "AZBATCH_DIGEST_KEY_FILE": str(digest_key_file(state_dir))}
+    for name, value in exports.items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
+
+
+def _running(ready: Path) -> dict[str, Any] | None:
+    """What ready.json records, when that emulator answers."""
+    try:
+        info: dict[str, Any] = json.loads(ready.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return info if _listening(info["host"], int(info["port"])) else None
+
+
+def _starting(state_dir: Path) -> bool:
+    """A `serve` of this state dir is running (it may not answer yet): it holds serve.lock."""
+    try:
+        with (state_dir / LOCK_FILE).open() as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return False
+
+
+def digest_key_file(state_dir: Path) -> Path:
+    """The operator's digest key for this emulator's pools: 32 random bytes (hex), made once, mode 0600.
+
+    Stable across `env` calls and emulator restarts, so an operator restarted against the same
+    emulator sees the same secret digests (a new key would recreate every pool with secrets)."""
+    path = state_dir / DIGEST_KEY_FILE
+    with contextlib.suppress(FileExistsError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as key:
+            key.write(secrets.token_hex(32))
+    return path
 
 
 def _state_dir_option(state_dir: Path) -> str:

@@ -86,6 +86,16 @@ def test_env_prints_the_ecosystem_variables(tmp_path: Path) -> None:
             for line in result.stdout.splitlines()
             if line.startswith("export ")
         )
+        key_file = exported.pop("AZBATCH_DIGEST_KEY_FILE")  # for `azbatch-operator run`, made once
+        assert Path(key_file) == tmp_path / "digest.key"
+        assert Path(key_file).stat().st_mode & 0o777 == 0o600 and len(Path(key_file).read_bytes()) >= 32
+        again = subprocess.run(
+            [sys.executable, "-m", "azbatch_emulator", "env", "--state-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert again.stdout == result.stdout, "the same key (and everything else) every time"
         assert exported == environment(process.info)
         assert set(exported) == {
             "AZURE_TENANT_ID",
@@ -99,13 +109,35 @@ def test_env_prints_the_ecosystem_variables(tmp_path: Path) -> None:
         }
         assert exported["AZURE_RESOURCE_MANAGER_AUDIENCE"] == "https://management.azure.com/"
     missing = subprocess.run(
-        [sys.executable, "-m", "azbatch_emulator", "env", "--state-dir", str(tmp_path)],
+        [sys.executable, "-m", "azbatch_emulator", "env", "--state-dir", str(tmp_path), "--wait", "0"],
         capture_output=True,
         text=True,
         check=False,
     )
     assert missing.returncode == 1
     assert "azbatch-emulator serve" in missing.stderr
+
+
+def test_env_waits_for_an_emulator_still_starting(tmp_path: Path) -> None:
+    """`azbatch-emulator serve &` then at once `eval "$(azbatch-emulator env)"`, as the README writes."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "azbatch_emulator", "serve", "--quiet", "--state-dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        env = subprocess.run(
+            [sys.executable, "-m", "azbatch_emulator", "env", "--state-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert env.returncode == 0, env.stderr
+        assert "export AZURE_RESOURCE_MANAGER_ENDPOINT=" in env.stdout
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
 
 
 def test_request_log_never_carries_secrets(tmp_path: Path) -> None:
