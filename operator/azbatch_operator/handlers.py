@@ -17,6 +17,7 @@ import kopf
 from azbatch_operator.cloud.clients import AzureClients
 from azbatch_operator.cloud.errors import AzureCallError
 from azbatch_operator.config import OperatorConfig
+from azbatch_operator.convergence import APPROVE_ANNOTATION
 from azbatch_operator.error_policy import classify, retry_delay
 from azbatch_operator.kube.api import GROUP, PLURAL, VERSION
 from azbatch_operator.logs import redact
@@ -45,6 +46,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         runtime, clients = build_runtime(config)
         memo["runtime"] = runtime
         memo["clients"] = clients
+        # Flows under way before a restart keep their place in the disruption budget, before any
+        # pool is reconciled and could take it.
+        for account, uid, name in await runtime.kube.pools_in_disruption():
+            runtime.budget.hold(account, uid, name)
 
 
 @kopf.on.login()
@@ -106,6 +111,12 @@ async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
 async def spec_changed(memo: kopf.Memo, **_: Any) -> None:
     """Wake the pool's loop now: the new spec is planned without waiting for the next resync."""
+    _memory(memo).wakeup.set()
+
+
+@kopf.on.update(GROUP, VERSION, PLURAL, field=("metadata", "annotations", APPROVE_ANNOTATION))
+async def approval_changed(memo: kopf.Memo, **_: Any) -> None:
+    """An approval of a disruption (an adopted pool) is acted on at once, like a spec change."""
     _memory(memo).wakeup.set()
 
 

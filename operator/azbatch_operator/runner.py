@@ -9,7 +9,7 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import kopf
 from aiohttp import web
@@ -53,6 +53,9 @@ async def operate(
         )
         async with _standby_health(options.health_port):
             await elector.acquire()
+    if not config.digest_key:  # no AZBATCH_DIGEST_KEY_FILE: the key every replica shares, in a Secret
+        secret = config.digest_key_secret
+        config = replace(config, digest_key=await KubeGateway().digest_key(secret.namespace, secret.name))
     stop = asyncio.Event()
     liveness = f"http://0.0.0.0:{options.health_port}/healthz" if options.health_port else None
     operator = asyncio.create_task(

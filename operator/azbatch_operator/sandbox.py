@@ -164,8 +164,9 @@ class Sandbox:
         }
         if self.settings.account_allowlist is not None:
             config["accountAllowlist"] = dict(self.settings.account_allowlist)
-        if self.settings.leader_election:
-            config["leaderElection"] = {"enabled": True, "leaseNamespace": "default"}
+        # Leader election is on by default in `azbatch-operator run`; a sandbox turns it off unless
+        # asked (one operator, and a killed one's successor need not wait out the lease).
+        config["leaderElection"] = {"enabled": self.settings.leader_election, "leaseNamespace": "default"}
         config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
         info = self.info
         return {

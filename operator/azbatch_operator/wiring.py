@@ -8,6 +8,7 @@ from azbatch_operator.cloud.nodes import NodeGateway
 from azbatch_operator.cloud.observer import AccountObserver
 from azbatch_operator.cloud.pools import PoolGateway
 from azbatch_operator.config import OperatorConfig
+from azbatch_operator.disruption import DisruptionBudget
 from azbatch_operator.kube.api import KubeGateway
 from azbatch_operator.reconciler import Runtime
 
@@ -25,5 +26,6 @@ def build_runtime(config: OperatorConfig, *, kube: KubeGateway | None = None) ->
         observer=observer,
         kube=kube or KubeGateway(),
         credential_summary=credential_summary(credential),
+        budget=DisruptionBudget(limit=config.max_concurrent_recreates),
     )
     return runtime, clients

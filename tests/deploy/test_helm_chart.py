@@ -3,7 +3,6 @@ and against the operator's real command line and settings parser."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -79,8 +78,9 @@ def test_every_default_manifest_is_valid_kubernetes(default_manifests: list[Mani
             "ConfigMap",
             "Deployment",
             "Role",
+            "Role",
             "RoleBinding",
-            "Secret",
+            "RoleBinding",
             "Service",
             "ServiceAccount",
         ]
@@ -124,8 +124,9 @@ def test_the_chart_ships_the_generated_crd_unchanged() -> None:
 
 def test_all_namespaces_gets_exactly_the_contracts_cluster_rules(default_manifests: list[Manifest]) -> None:
     assert grants(one(default_manifests, "ClusterRole")) == CLUSTER_READS | POOL_RULES
-    assert grants(one(default_manifests, "Role")) == LEASES
-    assert one(default_manifests, "Role")["metadata"]["namespace"] == NAMESPACE
+    lease = one(default_manifests, "Role", "azbatch-operator-leader-election")
+    assert grants(lease) == LEASES
+    assert lease["metadata"]["namespace"] == NAMESPACE
     assert run_args(default_manifests).all_namespaces
 
 
@@ -135,7 +136,7 @@ def test_watched_namespaces_get_a_role_each_and_no_cluster_wide_secrets(chart_re
     roles = {
         r["metadata"]["namespace"]: grants(r)
         for r in find(manifests, "Role")
-        if "leader" not in r["metadata"]["name"]
+        if not r["metadata"]["name"].endswith(("leader-election", "digest-key"))
     }
     assert roles == {"team-a": POOL_RULES, "team-b": POOL_RULES}
     bindings = {b["metadata"]["namespace"] for b in find(manifests, "RoleBinding")}
@@ -161,12 +162,16 @@ def test_no_role_ever_grants_wildcards_or_secret_listing(chart_render: Render) -
             for (group, resource), verbs in grants(role).items():
                 assert "*" not in verbs and resource != "*" and group != "*"
                 if resource == "secrets":
-                    assert verbs == {"get"}, "listing or watching Secrets would expose every secret"
+                    assert not verbs & {"list", "watch"}, (
+                        "listing or watching Secrets would expose every secret"
+                    )
+                    # create: only the operator's own digest key Secret, in the release namespace
+                    assert verbs == {"get"} or role["metadata"]["name"].endswith("digest-key")
 
 
 def test_leader_election_off_drops_the_lease_role(chart_render: Render) -> None:
     manifests = chart_render({"operator": {"leaderElection": {"enabled": False}}})
-    assert find(manifests, "Role") == []
+    assert [r["metadata"]["name"] for r in find(manifests, "Role")] == ["azbatch-operator-digest-key"]
     assert (
         yaml.safe_load(one(manifests, "ConfigMap")["data"]["config.yaml"])["leaderElection"]["enabled"]
         is False
@@ -223,40 +228,49 @@ def test_the_pod_is_locked_down(default_manifests: list[Manifest]) -> None:
     assert container(default_manifests)["resources"]["limits"]["memory"]
 
 
-def test_the_digest_key_is_generated_kept_and_mounted_where_the_operator_reads_it(
-    default_manifests: list[Manifest],
-) -> None:
-    secret = one(default_manifests, "Secret", "azbatch-operator-digest-key")
-    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    key = base64.b64decode(secret["data"]["key"])
-    assert len(key) == 64 and key.isalnum()
+def test_the_digest_key_is_the_operators_own_secret_never_rendered(default_manifests: list[Manifest]) -> None:
+    # A rendered random key would rotate at every `helm template` (Argo CD, Flux): the operator
+    # creates the Secret itself, once, and every replica reads it.
+    assert find(default_manifests, "Secret") == []
     pod = one(default_manifests, "Deployment")["spec"]["template"]["spec"]
+    assert all(v["name"] != "digest-key" for v in pod["volumes"])
+    assert DIGEST_KEY_ENV not in env_of(default_manifests)
+    config = yaml.safe_load(one(default_manifests, "ConfigMap")["data"]["config.yaml"])
+    assert config["digestKeySecret"] == {"name": "azbatch-operator-digest-key", "namespace": NAMESPACE}
+    role = one(default_manifests, "Role", "azbatch-operator-digest-key")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "resourceNames": ["azbatch-operator-digest-key"],
+        "verbs": ["get"],
+    } in role["rules"]
+    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]} in role["rules"]
+
+
+def test_two_renders_are_identical_so_a_sync_never_rotates_the_key() -> None:
+    assert render_chart() == render_chart()
+
+
+def test_an_existing_digest_key_secret_is_mounted_and_read_from_a_file(chart_render: Render) -> None:
+    manifests = chart_render({"digestKey": {"existingSecret": "my-key"}})
+    assert find(manifests, "Secret") == []
+    assert not [m for m in find(manifests, "Role") if m["metadata"]["name"].endswith("digest-key")]
+    pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
     volume = next(v for v in pod["volumes"] if v["name"] == "digest-key")
-    assert volume["secret"]["secretName"] == secret["metadata"]["name"]
+    assert volume["secret"]["secretName"] == "my-key"
     # The kubelet writes Secret files as root with group fsGroup: the non-root operator reads them by group.
     assert volume["secret"]["defaultMode"] & 0o040 and not volume["secret"]["defaultMode"] & 0o007
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
-    mount = next(m for m in container(default_manifests)["volumeMounts"] if m["name"] == "digest-key")
-    assert env_of(default_manifests)[DIGEST_KEY_ENV] == f"{mount['mountPath']}/key"
+    mount = next(m for m in container(manifests)["volumeMounts"] if m["name"] == "digest-key")
+    assert env_of(manifests)[DIGEST_KEY_ENV] == f"{mount['mountPath']}/key"
+    assert "digestKeySecret" not in yaml.safe_load(one(manifests, "ConfigMap")["data"]["config.yaml"])
 
 
-def test_two_fresh_installs_get_different_digest_keys() -> None:
-    def key() -> str:
-        return str(
-            one(
-                [yaml.safe_load(render_chart()["azbatch-operator/templates/digest-key-secret.yaml"])],
-                "Secret",
-            )["data"]["key"]
-        )
-
-    assert key() != key()
-
-
-def test_an_existing_digest_key_secret_replaces_the_generated_one(chart_render: Render) -> None:
-    manifests = chart_render({"digestKey": {"existingSecret": "my-key"}})
-    assert find(manifests, "Secret") == []
-    pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
-    assert next(v for v in pod["volumes"] if v["name"] == "digest-key")["secret"]["secretName"] == "my-key"
+def test_the_disruption_budget_and_stuck_delete_bound_are_chart_values(chart_render: Render) -> None:
+    manifests = chart_render({"operator": {"maxConcurrentRecreates": 3, "stuckDeleteTimeout": 600}})
+    config = yaml.safe_load(one(manifests, "ConfigMap")["data"]["config.yaml"])
+    assert config["maxConcurrentRecreates"] == 3 and config["stuckDeleteTimeout"] == 600
 
 
 def test_workload_identity_labels_and_annotates(chart_render: Render) -> None:

@@ -265,10 +265,12 @@ def test_run_offers_the_flags_the_chart_passes(image_python: Path) -> None:
         assert flag in result.stdout
 
 
-def test_run_without_the_digest_key_says_what_to_do(image_python: Path) -> None:
-    result = run_image(image_python, "run", "--metrics-port=0", "--health-port=0")
-    assert result.returncode == 2
-    assert "AZBATCH_DIGEST_KEY_FILE" in result.stderr
+def test_run_without_a_cluster_says_what_to_do(image_python: Path, tmp_path: Path) -> None:
+    missing = {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig"), "HOME": str(tmp_path)}
+    result = run_image(image_python, "run", "--metrics-port=0", "--health-port=0", env=missing)
+    assert result.returncode == 2, result.stderr
+    assert "KUBECONFIG" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_demo_without_the_stand_ins_says_what_to_install(image_python: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import yaml
 from deploy_helpers import (
     GENERATED_CRD,
     KUSTOMIZE_BASE,
@@ -64,10 +65,18 @@ def test_the_base_ships_the_generated_crd_and_its_namespace(kustomize_manifests:
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-def test_the_digest_key_is_left_to_the_user_and_mounted(kustomize_manifests: list[Manifest]) -> None:
+def test_the_digest_key_is_left_to_the_operator(kustomize_manifests: list[Manifest]) -> None:
     assert [m for m in kustomize_manifests if m["kind"] == "Secret"] == []
     pod: dict[str, Any] = one(kustomize_manifests, "Deployment")["spec"]["template"]["spec"]
-    volume = next(v for v in pod["volumes"] if v["name"] == "digest-key")
-    assert volume["secret"]["secretName"] == "azbatch-operator-digest-key"
-    kustomization = (KUSTOMIZE_BASE / "kustomization.yaml").read_text(encoding="utf-8")
-    assert "create secret generic azbatch-operator-digest-key" in kustomization
+    assert all(v["name"] != "digest-key" for v in pod["volumes"])
+    config = yaml.safe_load(one(kustomize_manifests, "ConfigMap")["data"]["config.yaml"])
+    assert config["digestKeySecret"] == {"name": "azbatch-operator-digest-key", "namespace": NAMESPACE}
+    role = next(
+        m for m in kustomize_manifests if m["kind"] == "Role" and m["metadata"]["name"].endswith("digest-key")
+    )
+    assert {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "resourceNames": ["azbatch-operator-digest-key"],
+        "verbs": ["get"],
+    } in role["rules"]

@@ -68,6 +68,13 @@ leaderElection:
   enabled: {{ .Values.operator.leaderElection.enabled }}
   leaseName: {{ include "azbatch-operator.leaseName" . }}
   leaseNamespace: {{ .Release.Namespace }}
+maxConcurrentRecreates: {{ .Values.operator.maxConcurrentRecreates }}
+stuckDeleteTimeout: {{ .Values.operator.stuckDeleteTimeout }}
+{{- if not .Values.digestKey.existingSecret }}
+digestKeySecret:
+  name: {{ include "azbatch-operator.digestKeySecretName" . }}
+  namespace: {{ .Release.Namespace }}
+{{- end }}
 {{- end }}
 
 {{/* The rules a namespace's BatchPools need: the resources, their status, events, and Secrets. */}}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import replace
 
 from prometheus_client import start_http_server
 
 from azbatch_operator import logs
-from azbatch_operator.config import DIGEST_KEY_ENV, ConfigError, load_config
+from azbatch_operator.config import ConfigError, load_config
+from azbatch_operator.kube.api import load_client_configuration
 from azbatch_operator.metrics import REGISTRY
 from azbatch_operator.runner import RunOptions, operate
 
@@ -30,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--health-port", type=int, default=8080, help="serve /healthz here (0: off)")
     parser.add_argument("--peering", metavar="NAME", help="coordinate replicas through this kopf peering")
     parser.add_argument("--standalone", action="store_true", help="no peering (default unless --peering)")
+    parser.add_argument(
+        "--no-leader-election",
+        action="store_true",
+        help="act at once, without taking the leader Lease (development only: two such operators both act)",
+    )
     parser.add_argument("--log-format", choices=("json", "console"), help="default: console on a terminal")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs (still without secrets)")
 
@@ -44,13 +51,18 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"azbatch-operator: {error}", file=sys.stderr)
         return 2
-    if not config.digest_key:
+    try:
+        load_client_configuration()
+    except Exception as error:
         print(
-            f"azbatch-operator: {DIGEST_KEY_ENV} is not set. Point it at a file with at least 32 random bytes"
-            " (the Helm chart mounts one); it keys the digests that detect changed protectedSettings.",
+            f"azbatch-operator: no Kubernetes API to talk to ({error}). Set KUBECONFIG (or write "
+            "~/.kube/config) for a cluster, or run in one; `make demo ARGS=--keep` prints a kubeconfig "
+            "for the local stand-in.",
             file=sys.stderr,
         )
         return 2
+    if args.no_leader_election:
+        config = replace(config, leader_election=replace(config.leader_election, enabled=False))
     options = RunOptions(args.namespace, args.peering, args.health_port, args.metrics_port)
     if options.metrics_port:
         start_http_server(options.metrics_port, registry=REGISTRY)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,33 @@ class SecretUnreadableError(Exception):
             f"The operator may not read Secret {self.namespace}/{self.secret}: grant it `get` on secrets"
             " in this namespace (the Helm chart's watchNamespaces does)."
         )
+
+
+DIGEST_KEY_ITEM = "key"
+DIGEST_KEY_LABELS = {
+    "app.kubernetes.io/name": "azbatch-operator",
+    "app.kubernetes.io/component": "digest-key",
+}
+
+
+@dataclass(frozen=True)
+class DigestKeyError(Exception):
+    """The digest key Secret cannot be read or made; the message says what to grant or fix."""
+
+    namespace: str
+    name: str
+    status: int | None
+
+    def __str__(self) -> str:
+        where = f"Secret {self.namespace}/{self.name}"
+        if self.status == 403:
+            return (
+                f"the operator may not read or create its digest key {where}: grant it get and create on "
+                "that Secret (the Helm chart and the kustomize base do), or set AZBATCH_DIGEST_KEY_FILE"
+            )
+        if self.status is None:
+            return f"the digest key {where} lacks a {DIGEST_KEY_ITEM!r} of 16+ bytes: fix or delete it"
+        return f"cannot read or create the digest key {where} (HTTP {self.status})"
 
 
 def load_client_configuration() -> k8s.Configuration:
@@ -114,6 +142,56 @@ class KubeGateway:
             name,
             {"status": dict(status)},
         )
+
+    async def pools_in_disruption(self) -> list[tuple[str, str, str]]:
+        """(account ARM id, uid, namespace/name) of every BatchPool whose status says a recreate or a
+        scale to zero is under way: they keep their place in the disruption budget across a restart."""
+        try:
+            listed = await asyncio.to_thread(self._custom.list_cluster_custom_object, GROUP, VERSION, PLURAL)
+        except ApiException:  # e.g. an operator limited to some namespaces: its flows resume as they come
+            return []
+        found = []
+        items: list[dict[str, Any]] = listed.get("items") or [] if isinstance(listed, dict) else []
+        for item in items:
+            status = item.get("status") or {}
+            if not (status.get("recreate") or status.get("scaleToZero")):
+                continue
+            meta = item.get("metadata") or {}
+            account = (item.get("spec") or {}).get("account") or {}
+            arm_id = (
+                f"/subscriptions/{account.get('subscriptionId')}/resourceGroups/{account.get('resourceGroup')}"
+                f"/providers/Microsoft.Batch/batchAccounts/{account.get('accountName')}"
+            )
+            found.append((arm_id, str(meta.get("uid", "")), f"{meta.get('namespace')}/{meta.get('name')}"))
+        return found
+
+    async def digest_key(self, namespace: str, name: str) -> bytes:
+        """The operator's digest key from its own Secret, made once with 32 random bytes when missing.
+
+        Every replica and every restart reads the same Secret, so a new pod never sees the digests
+        in pool metadata as changed. A replica that loses the race to create it reads the winner's."""
+        for _ in range(3):
+            try:
+                found = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
+            except ApiException as error:
+                if error.status != 404:
+                    raise DigestKeyError(namespace, name, error.status) from None
+            else:
+                key = base64.b64decode((found.data or {}).get(DIGEST_KEY_ITEM, ""))
+                if len(key) < 16:
+                    raise DigestKeyError(namespace, name, None)
+                return key
+            body = k8s.V1Secret(
+                metadata=k8s.V1ObjectMeta(name=name, namespace=namespace, labels=DIGEST_KEY_LABELS),
+                type="Opaque",
+                data={DIGEST_KEY_ITEM: base64.b64encode(secrets.token_hex(32).encode()).decode()},
+            )
+            try:
+                await asyncio.to_thread(self._core.create_namespaced_secret, namespace, body)
+            except ApiException as error:
+                if error.status != 409:  # 409: another replica made it first; read theirs
+                    raise DigestKeyError(namespace, name, error.status) from None
+        raise DigestKeyError(namespace, name, None)
 
     @property
     def api_client(self) -> k8s.ApiClient:

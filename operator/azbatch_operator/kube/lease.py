@@ -34,6 +34,7 @@ class LeaseElector:
         self.name, self.namespace, self.identity = name, namespace, identity
         self.duration, self.retry_period, self._now = duration, retry_period, now
         self._log = get_logger(lease=f"{namespace}/{name}", identity=identity)
+        self.holder: str | None = None  # who held the lease at the last look
 
     async def try_acquire(self) -> bool:
         """One attempt to take or renew the lease; False when someone else validly holds it."""
@@ -45,6 +46,7 @@ class LeaseElector:
             return await self._create()
         spec = current.spec.to_dict() if current.spec else {}
         record = parse_lease(_camel(spec))
+        self.holder = record.holder
         if not may_take(record, self.identity, self._now()):
             return False
         version = current.metadata.resource_version if current.metadata else None
@@ -94,8 +96,15 @@ class LeaseElector:
         self._log.info("released the lease")
 
     async def acquire(self) -> None:
-        """Wait until this replica leads."""
-        while not await self.try_acquire():  # noqa: ASYNC110 - polling the API server is the protocol
+        """Wait until this replica leads; a standby says once that it waits, and for whom."""
+        told = False
+        while not await self.try_acquire():
+            if not told:
+                self._log.info(
+                    "standing by: another operator holds the leader Lease; this one acts only when it goes",
+                    holder=self.holder,
+                )
+                told = True
             await asyncio.sleep(self.retry_period)
         self._log.info("leading")
 
