@@ -40,16 +40,23 @@ def _refuse_inline(value: Any) -> Any:
     raise ValueError(INLINE_SECRET_MESSAGE)
 
 
+def _secret_ref_schema(schema: dict[str, Any]) -> None:
+    """In the CRD, an inline object (`protectedSettings: {commandToExecute: ...}`) must reach the CEL rule
+    that says to use a Secret: with unknown fields refused, or `secretKeyRef` required, the API server
+    answers first with "unknown field" or "Required value", which name no fix. So the node keeps
+    unknown fields (the rule refuses the object before anything is stored) and the rule does the
+    requiring. The rule reads only the declared `secretKeyRef`, never the unknown content."""
+    schema.pop("required", None)
+    schema["x-kubernetes-preserve-unknown-fields"] = True
+    schema["x-kubernetes-validations"] = [
+        {"rule": "has(self.secretKeyRef)", "message": INLINE_SECRET_MESSAGE, "reason": "FieldValueInvalid"},
+    ]
+
+
 class SecretRef(ArmModel):
     """A secret value from a Kubernetes Secret; Azure never returns it and the operator never logs it."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {"rule": "has(self.secretKeyRef)", "message": INLINE_SECRET_MESSAGE},
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra=_secret_ref_schema)
 
     secret_key_ref: SecretKeySelector = Field(
         description="The Secret and key that hold the value (same namespace as the BatchPool)."

@@ -23,17 +23,25 @@ def _program(rule: str) -> Any:
 
 
 def prune(schema: dict[str, Any], value: Any, *, root: bool = False) -> Any:
-    """Drop what the schema does not declare, and nulls (metadata is the API server's and kept as is)."""
-    if schema.get("x-kubernetes-preserve-unknown-fields") or value is None:
+    """Drop what the schema does not declare, and nulls (metadata is the API server's and kept as is).
+
+    A node with x-kubernetes-preserve-unknown-fields keeps its undeclared fields as they are; its
+    declared ones are pruned like any other."""
+    keep_unknown = bool(schema.get("x-kubernetes-preserve-unknown-fields"))
+    if value is None or (keep_unknown and not schema.get("properties")):
         return copy.deepcopy(value)
     if isinstance(value, dict) and schema.get("type") == "object":
         if "additionalProperties" in schema:
             return {key: prune(schema["additionalProperties"], item) for key, item in value.items()}
         properties = schema.get("properties", {})
         return {
-            key: (copy.deepcopy(item) if root and key == "metadata" else prune(properties[key], item))
+            key: (
+                copy.deepcopy(item)
+                if (root and key == "metadata") or key not in properties
+                else prune(properties[key], item)
+            )
             for key, item in value.items()
-            if key in properties and item is not None  # nulls of non-nullable fields are dropped too
+            if (key in properties or keep_unknown) and item is not None  # nulls of non-nullable fields too
         }
     if isinstance(value, list) and schema.get("type") == "array":
         return [prune(schema["items"], item) for item in value]
