@@ -53,6 +53,7 @@ WRITABLE_PROPERTIES: Final = frozenset(
 RESERVED_METADATA_PREFIX: Final = "azbatch.dev/"
 EXTENSIONS_PATH: Final = "deploymentConfiguration.virtualMachineConfiguration.extensions"
 _VMC: Final = "deploymentConfiguration.virtualMachineConfiguration"
+_NAT_RULES: Final = "networkConfiguration.endpointConfiguration.inboundNatPools[].networkSecurityGroupRules"
 
 # Values Azure fills in when the request leaves them out (compared after lower-casing).
 SERVICE_DEFAULTS: Final[Mapping[str, Any]] = {
@@ -79,6 +80,30 @@ SERVICE_DEFAULTS: Final[Mapping[str, Any]] = {
     f"{EXTENSIONS_PATH}[].autoUpgradeMinorVersion": False,
     f"{EXTENSIONS_PATH}[].enableAutomaticUpgrade": False,
     "identity.type": "none",
+    # Documented defaults the service fills in and returns (management spec property descriptions):
+    # DataDisk caching "The default value for caching is none", storageAccountType "If omitted, the
+    # default is standard_lrs"; NetworkSecurityGroupRule sourcePortRanges "Default value will be *";
+    # ResourceFile fileMode 0770 on Linux (ignored on Windows); TaskContainerSettings
+    # workingDirectory "The default is taskWorkingDirectory"; WindowsUserConfiguration loginMode
+    # "The default value is Interactive".
+    f"{_VMC}.dataDisks[].caching": "none",
+    f"{_VMC}.dataDisks[].storageAccountType": "standard_lrs",
+    f"{_NAT_RULES}.sourcePortRanges": ["*"],
+    "startTask.resourceFiles[].fileMode": "0770",
+    "startTask.containerSettings.workingDirectory": "taskworkingdirectory",
+    "userAccounts[].windowsUserConfiguration.loginMode": "interactive",
+}
+
+
+def _os_disk_caching(os_disk: Mapping[str, Any]) -> str:
+    """OSDisk caching: "The default values are: None for Standard storage. ReadOnly for Premium storage."."""
+    storage = str((os_disk.get("managedDisk") or {}).get("storageAccountType", "")).lower()
+    return "readonly" if storage.startswith("premium") else "none"
+
+
+# Defaults that depend on a sibling value: path -> the default, given the parent object.
+DEPENDENT_DEFAULTS: Final[Mapping[str, Callable[[Mapping[str, Any]], Any]]] = {
+    f"{_VMC}.osDisk.caching": _os_disk_caching,
 }
 
 # Fields that are parameters of a resize, not state of the pool: never compared.
@@ -123,6 +148,7 @@ CASE_INSENSITIVE_KEYS: Final = frozenset(
         "nodeAgentSkuId",
         "caching",
         "storageAccountType",
+        "workingDirectory",
         "mode",
         "provision",
         "dynamicVnetAssignmentScope",
@@ -230,7 +256,10 @@ def _normalise(value: Any, path: str, key: str) -> Any:
             if child_path in SECRET_FIELDS or child_path in NOT_COMPARED:
                 continue
             normal = _normalise(child_value, child_path, str(child_key))
-            if _is_empty(normal) or SERVICE_DEFAULTS.get(child_path, _MISSING) == normal:
+            default = SERVICE_DEFAULTS.get(child_path, _MISSING)
+            if child_path in DEPENDENT_DEFAULTS:
+                default = DEPENDENT_DEFAULTS[child_path](value)
+            if _is_empty(normal) or default == normal:
                 continue
             out[str(child_key)] = normal
         return out

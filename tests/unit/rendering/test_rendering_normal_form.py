@@ -187,3 +187,87 @@ def test_resize_errors_are_read_from_the_list_example() -> None:
         {"name": "metadata-1", "value": "value-1"},
         {"name": "metadata-2", "value": "value-2"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        (
+            {
+                "deploymentConfiguration": {
+                    "virtualMachineConfiguration": {"dataDisks": [{"lun": 0, "diskSizeGB": 8}]}
+                }
+            },
+            {
+                "deploymentConfiguration": {
+                    "virtualMachineConfiguration": {
+                        "dataDisks": [
+                            {
+                                "lun": 0,
+                                "diskSizeGB": 8,
+                                "caching": "None",
+                                "storageAccountType": "Standard_LRS",
+                            }
+                        ]
+                    }
+                }
+            },
+        ),
+        (
+            {
+                "deploymentConfiguration": {
+                    "virtualMachineConfiguration": {
+                        "osDisk": {"managedDisk": {"storageAccountType": "Premium_LRS"}}
+                    }
+                }
+            },
+            {
+                "deploymentConfiguration": {
+                    "virtualMachineConfiguration": {
+                        "osDisk": {
+                            "caching": "ReadOnly",
+                            "managedDisk": {"storageAccountType": "Premium_LRS"},
+                        }
+                    }
+                }
+            },
+        ),
+        (
+            {"startTask": {"commandLine": "x", "resourceFiles": [{"httpUrl": "https://a/b"}]}},
+            {
+                "startTask": {
+                    "commandLine": "x",
+                    "resourceFiles": [{"httpUrl": "https://a/b", "fileMode": "0770"}],
+                }
+            },
+        ),
+        (
+            {"startTask": {"commandLine": "x", "containerSettings": {"imageName": "i"}}},
+            {
+                "startTask": {
+                    "commandLine": "x",
+                    "containerSettings": {"imageName": "i", "workingDirectory": "TaskWorkingDirectory"},
+                }
+            },
+        ),
+        (
+            {"userAccounts": [{"name": "u", "windowsUserConfiguration": {}}]},
+            {"userAccounts": [{"name": "u", "windowsUserConfiguration": {"loginMode": "Interactive"}}]},
+        ),
+    ],
+)
+def test_defaults_azure_documents_and_echoes_are_no_change(
+    sent: dict[str, Any], echoed: dict[str, Any]
+) -> None:
+    assert normalise_pool(sent, None) == normalise_pool(echoed, None)
+
+
+def test_a_standard_os_disk_with_readonly_caching_is_a_real_value() -> None:
+    os_disk = {"managedDisk": {"storageAccountType": "Standard_LRS"}}
+    plain = {"deploymentConfiguration": {"virtualMachineConfiguration": {"osDisk": os_disk}}}
+    cached = {
+        "deploymentConfiguration": {
+            "virtualMachineConfiguration": {"osDisk": {**os_disk, "caching": "ReadOnly"}}
+        }
+    }
+    assert normalise_pool(plain, None) != normalise_pool(cached, None)
