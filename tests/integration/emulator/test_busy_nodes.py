@@ -9,7 +9,7 @@ import pytest
 from azure.batch.aio import BatchClient
 from emulator_helpers import small_pool, wait_until_steady
 
-from azbatch_emulator.admin import AdminClient, AdminError
+from azbatch_emulator.admin import AdminClient, AdminError, AsyncAdminClient
 
 TASK_SECONDS = 600.0
 
@@ -165,3 +165,23 @@ async def test_busy_nodes_refuses_what_it_cannot_do(
     assert admin.busy_nodes(pool_id, 60, node_ids=[node["id"]])[0]["id"] == node["id"]
     (node,) = admin.pool_nodes(pool_id)
     assert node["state"] == "running" and node["running_tasks"] == 1
+
+
+async def test_the_async_admin_client_offers_the_same_calls(
+    info: dict[str, Any], admin: AdminClient, mgmt: Any
+) -> None:
+    pool_id = await steady_pool(mgmt, admin, info, "asyncbusy", 2)
+    async with AsyncAdminClient(info) as client:
+        (started,) = await client.busy_nodes(pool_id, TASK_SECONDS, count=1)
+        nodes = {n["id"]: n for n in await client.pool_nodes(pool_id)}
+        assert nodes[started["id"]]["state"] == "running"
+        await mgmt.pool.update(
+            info["resource_group"], info["account_name"], "asyncbusy", shrink(0, "Terminate")
+        )
+        assert await client.task_counts(pool_id) == {"tasks_requeued": 0, "tasks_terminated": 1}
+        await client.add_echoed_default("displayName", "echoed", pool="asyncbusy")
+        assert [d["path"] for d in await client.echoed_defaults()] == ["displayName"]
+        pool = await mgmt.pool.get(info["resource_group"], info["account_name"], "asyncbusy")
+        assert pool.properties.display_name == "echoed"
+        await client.clear_echoed_defaults()
+        assert await client.echoed_defaults() == []
