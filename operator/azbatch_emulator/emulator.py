@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from azbatch_emulator import admin_api, arm_api, data_api, entra_api, mgmt_api
+from azbatch_emulator import admin_api, arm_api, data_api, entra_api, mgmt_api, sharedkey
 from azbatch_emulator.clock import CALENDAR_FILE, SimClock
 from azbatch_emulator.errors import (
     ServiceError,
@@ -256,7 +256,10 @@ class Emulator:
                 self._authenticate(request, MANAGEMENT_AUDIENCES)
                 check_resources_api_version(request.query.get("api-version"))
             elif plane == "batch":
-                self._authenticate(request, BATCH_AUDIENCE)
+                if sharedkey.is_shared_key(request):
+                    sharedkey.verify(request, self)
+                else:
+                    self._authenticate(request, BATCH_AUDIENCE)
                 check_batch_api_version(request.query.get("api-version"))
             response = await handler(request)
         except web.HTTPNotFound:

@@ -202,3 +202,22 @@ def test_arm_reads_through_az_resource_and_az_rest(az: Az, session: Session, inf
         check=False,
     )
     assert missing.returncode != 0 and "InvalidResourceType" in missing.stderr
+
+
+def test_shared_key_auth_with_the_listed_keys(az: Az, session: Session, info: dict[str, Any]) -> None:
+    """`az batch account login --shared-key-auth` fetches the keys (listKeys) and signs with them."""
+    name, group = info["account_name"], info["resource_group"]
+    key = az.json("batch", "account", "keys", "list", "--name", name, "--resource-group", group)["primary"]
+    az.run("batch", "account", "login", "--name", name, "--resource-group", group, "--shared-key-auth")
+    try:
+        az.run(
+            "batch", "pool", "create", "--id", "signed", "--vm-size", "Standard_D2s_v3",
+            "--image", "canonical:ubuntu-24_04-lts:server", "--node-agent-sku-id", "batch.node.ubuntu 24.04",
+        )  # fmt: skip
+        assert [p["id"] for p in az.json("batch", "pool", "list", "--filter", "id eq 'signed'")] == ["signed"]
+        wrong = key[:-4] + ("AAA=" if not key.endswith("AAA=") else "BBB=")
+        refused = az.run("batch", "pool", "show", "--pool-id", "signed", "--account-key", wrong, check=False)
+        assert refused.returncode != 0 and "AuthenticationFailed" in refused.stderr
+        az.run("batch", "pool", "delete", "--pool-id", "signed", "--yes", "--account-key", key)
+    finally:
+        az.run("batch", "account", "login", "--name", name, "--resource-group", group)  # back to Entra

@@ -4,12 +4,14 @@ a pool made with one plane is seen and changed by the other, with the service's 
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import pytest
 import requests
 from azure.batch import models as bm
 from azure.batch.aio import BatchClient
+from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.identity.aio import ClientSecretCredential
 from emulator_helpers import small_pool, wait_until_steady
@@ -209,3 +211,19 @@ async def test_served_data_plane_versions(
         timeout=10,
     )
     assert ("certificateReferences" in answer.json()) is (version < "2025-06-01")
+
+
+async def test_shared_key_signed_requests(info: dict[str, Any], admin: AdminClient, mgmt: Any) -> None:
+    """The keys listKeys returns sign data-plane requests (azure-batch's AzureNamedKeyCredential)."""
+    keys = await mgmt.batch_account.get_keys(info["resource_group"], info["account_name"])
+    for key in (keys.primary, keys.secondary):
+        named = AzureNamedKeyCredential(info["account_name"], key)
+        async with BatchClient(info["batch_endpoint"], named, connection_verify=info["ca_cert"]) as client:
+            await client.create_pool(pool_options(f"signed{key == keys.secondary:d}", nodes=0))
+            assert [p.id async for p in client.list_pools(filter="startswith(id, 'signed')")][-1].startswith(
+                "signed"
+            )
+    wrong = AzureNamedKeyCredential(info["account_name"], base64.b64encode(b"not the key" * 6).decode())
+    async with BatchClient(info["batch_endpoint"], wrong, connection_verify=info["ca_cert"]) as client:
+        status, code = await code_of(client.get_pool("signed0"))
+    assert (status, code) == (403, "AuthenticationFailed")
