@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import copy
 import importlib
+import logging
 import os
 import secrets
 import signal
@@ -43,6 +44,17 @@ INSTALL_HINT = (
     "from a clone of the repository, `pip install ./emulator ./kubemock` (`make demo` and `make test` "
     "install them into .venv)"
 )
+
+
+class _ExpectedInAThread(logging.Filter):
+    """kopf warns that OS signals are ignored when it runs outside the main thread. In a sandbox that
+    is the design (the stop flag stops the operator), so the warning would only alarm a reader."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("OS signals are ignored")
+
+
+_EXPECTED_IN_A_THREAD = _ExpectedInAThread()
 
 
 class StandInsMissingError(RuntimeError):
@@ -221,6 +233,7 @@ class Sandbox:
 
     def _start_operator_thread(self) -> None:
         config: OperatorConfig = load_config(None)
+        logging.getLogger("kopf._core.reactor.running").addFilter(_EXPECTED_IN_A_THREAD)  # added once
         stop = threading.Event()
         ready = threading.Event()
         failure: list[BaseException] = []

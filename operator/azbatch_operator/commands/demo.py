@@ -11,12 +11,16 @@ applies the `examples/` manifests, then plays the story the product exists for:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import json
+import logging
 import signal
 import sys
+import textwrap
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ import yaml
 from rich.live import Live
 
 from azbatch_operator import logs
-from azbatch_operator.commands.demo_view import render
+from azbatch_operator.commands.demo_view import TABLE_TITLE, Chapter, extension_lines, plain_table, render
 from azbatch_operator.reporting import phase_of
 from azbatch_operator.sandbox import INSTALL_HINT, Sandbox, SandboxSettings, missing_stand_ins
 
@@ -54,13 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Story:
-    """The demo's steps, shared by the command and its test."""
+    """The demo's steps, shared by the command and its test; each step ends with what came of it."""
 
     sandbox: Sandbox
     examples: Path
     timeout: float
     say: Callable[[str], None]
-    chapters: list[str] = field(default_factory=list)
+    chapters: list[Chapter] = field(default_factory=list)
 
     def play(self) -> dict[str, Any]:
         admin = self.sandbox.admin
@@ -71,37 +75,95 @@ class Story:
             pool=_pool_name(self.examples, FAILING_POOL),
         )
         self.chapter("1. Applying the example pools (Linux/Windows Key Vault, gallery image, autoscale)")
+        before = self._writes()
         names = []
         for path in sorted(self.examples.glob("*.yaml")):
             for obj in self.sandbox.apply_file(path):
                 if obj.get("kind") == "BatchPool":
                     names.append(obj["metadata"]["name"])
-        for name in names:
-            self.wait(name, lambda o: _true(o, "Ready"), "Ready")
+        ready = {name: self.wait(name, lambda o: _true(o, "Ready"), "Ready") for name in names}
+        self.outcome(f"{len(names)} BatchPools Ready=True; Azure: {self._azure(before)}")
+
         self.chapter(f"2. Scaling {SCALED_POOL} from 2 to 3 nodes: patched in place")
+        before, created = self._writes(), _pool(ready[SCALED_POOL]).get("creationTime")
         self.edit(
             SCALED_POOL, lambda spec: spec["scaleSettings"]["fixedScale"].update(targetDedicatedNodes=3)
         )
-        self.wait(
+        scaled = self.wait(
             SCALED_POOL, lambda o: _pool(o).get("currentDedicatedNodes") == 3 and _true(o, "Ready"), "3 nodes"
         )
+        same = _pool(scaled).get("creationTime") == created
+        self.outcome(
+            f"3 nodes on {'the same' if same else 'a NEW'} pool (creationTime {_clock(created)}"
+            f"{', unchanged' if same else ''}); Azure: {self._azure(before)}"
+        )
+
         self.chapter(f"3. Changing the Key Vault extension of {RECREATED_POOL}: only a new pool can take it")
+        before, created = self._writes(), _pool(ready[RECREATED_POOL]).get("creationTime")
+        since = _now_iso()
 
         def bump(spec: dict[str, Any]) -> None:
             extension = spec["deploymentConfiguration"]["virtualMachineConfiguration"]["extensions"][0]
             extension["settings"]["secretsManagementSettings"]["pollingIntervalInS"] = "600"
 
+        steps: list[str] = []
+        started: list[str] = []
+
+        def recreated(obj: Mapping[str, Any] | None) -> bool:
+            recreate = _status(obj).get("recreate") or {}
+            if recreate.get("phase") and recreate["phase"] not in steps:
+                steps.append(str(recreate["phase"]))
+                self.progress(f"status.recreate.phase: {recreate['phase']}")
+            if recreate.get("started") and not started:
+                started.append(str(recreate["started"]))
+            return bool(steps) and not recreate and _true(obj, "Ready")
+
         self.edit(RECREATED_POOL, bump)
-        self.wait(RECREATED_POOL, lambda o: bool(_status(o).get("recreate")), "recreating")
-        self.wait(RECREATED_POOL, lambda o: not _status(o).get("recreate") and _true(o, "Ready"), "recreated")
+        self.progress("waiting for the operator to start the recreate")
+        new = self.wait(RECREATED_POOL, recreated, "recreated")
+        self.outcome(
+            f"recreated once: status.recreate went {' -> '.join(steps)}, started {_clock(started[0])}"
+            if started
+            else f"recreated once: status.recreate went {' -> '.join(steps)}"
+        )
+        self.outcome(
+            f"new pool created {_clock(_pool(new).get('creationTime'))} (the old one {_clock(created)}); "
+            f"Azure: {self._azure(before)}"
+        )
+        reasons = self._event_reasons(new, since, until="Created")
+        if reasons:
+            self.outcome(f"events (kubectl describe bp {RECREATED_POOL}): {', '.join(reasons)}")
+
         self.chapter(f"4. {FAILING_POOL}: its Key Vault secret URL is wrong on one node")
+        self.progress("waiting for the operator to read the node's extension instance view")
         failing = self.wait(FAILING_POOL, lambda o: _false(o, "ExtensionsHealthy"), "ExtensionsHealthy=False")
-        self.say("   " + _condition(failing, "ExtensionsHealthy").get("message", ""))
+        health = _condition(failing, "ExtensionsHealthy")
+        self.outcome(
+            f"ExtensionsHealthy=False ({health.get('reason', '')}); Ready stays True, the pool is usable:"
+        )
+        self.outcome(f"  {health.get('message', '')}")
+        self.outcome(
+            f"debug it: kubectl describe bp {FAILING_POOL} (this condition, the ExtensionFailed event)"
+        )
+        self.outcome("and docs/troubleshooting.md, Known problems: ExtensionsHealthy=False")
+        self.finish()
         return self.summary(names)
 
     def chapter(self, text: str) -> None:
-        self.chapters.append(text)
+        self.finish()
+        self.chapters.append(Chapter(text))
         self.say(text)
+
+    def outcome(self, text: str) -> None:
+        self.chapters[-1].outcome.append(text)
+        self.say(f"   {text}")
+
+    def progress(self, text: str) -> None:
+        self.chapters[-1].progress = text
+
+    def finish(self) -> None:
+        if self.chapters:
+            self.chapters[-1].done = True
 
     def edit(self, name: str, change: Callable[[dict[str, Any]], None]) -> None:
         obj = self.sandbox.pool(name)
@@ -115,17 +177,32 @@ class Story:
         self, name: str, predicate: Callable[[Mapping[str, Any] | None], bool], what: str
     ) -> dict[str, Any]:
         found: dict[str, Any] = self.sandbox.kube.wait_for(
-            {
-                "apiVersion": "azbatch.dev/v1alpha1",
-                "kind": "BatchPool",
-                "metadata": {"name": name, "namespace": "default"},
-            },
+            _ref(name),
             predicate,
             what,
             timeout=self.timeout,
             interval=0.2,
         )
         return found
+
+    def _writes(self) -> dict[str, int]:
+        counters = self.sandbox.admin.counters()
+        return {verb: int(counters.get(f"{verb} mgmt.pool", 0)) for verb in ("PUT", "PATCH", "DELETE")}
+
+    def _azure(self, before: Mapping[str, int]) -> str:
+        after = self._writes()
+        done = {verb: after[verb] - before.get(verb, 0) for verb in after}
+        return f"{done['PUT']} created, {done['PATCH']} patched, {done['DELETE']} deleted"
+
+    def _event_reasons(self, obj: Mapping[str, Any], since: str, *, until: str) -> list[str]:
+        """The reasons of the pool's events since `since`, oldest first (kopf posts them shortly after)."""
+        deadline = time.monotonic() + 5.0
+        while True:
+            events = [e for e in self.sandbox.kube.events_for(obj) if _event_time(e) >= since]
+            reasons = [str(e.get("reason")) for e in sorted(events, key=_event_time)]
+            if until in reasons or time.monotonic() > deadline:
+                return reasons
+            time.sleep(0.2)
 
     def summary(self, names: list[str]) -> dict[str, Any]:
         counters = self.sandbox.admin.counters()
@@ -144,7 +221,7 @@ class Story:
                 "patches": counters.get("PATCH mgmt.pool", 0),
                 "deletes": counters.get("DELETE mgmt.pool", 0),
             },
-            "chapters": self.chapters,
+            "chapters": [chapter.as_dict() for chapter in self.chapters],
         }
 
 
@@ -164,16 +241,23 @@ def run(args: argparse.Namespace) -> int:
         active_requeue=0.5,
         workdir=args.workdir,
     )
+    # The live view only on a terminal; piped or redirected, the same story as plain lines.
+    live = not args.no_ui and sys.stdout.isatty()
     started = time.monotonic()
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or `kill`: stop everything cleanly
         signal.signal(signum, _interrupt)
     try:
         with Sandbox(settings) as sandbox:
-            say = print if args.no_ui else _quiet
-            story = Story(sandbox, examples, args.timeout, say)
-            summary = _play(story, live=not args.no_ui)
+            story = Story(sandbox, examples, args.timeout, _quiet if live else _say)
+            summary = _play(story, live=live)
             summary["seconds"] = round(time.monotonic() - started, 1)
             (sandbox.workdir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+            if not live:
+                pools = _pools(sandbox)
+                print(f"\n$ {TABLE_TITLE}\n{plain_table(pools)}")
+                print("\nextensions on the nodes (status.extensions):")
+                for line in extension_lines(pools):
+                    print(f"  {line}")
             _print_summary(summary, sandbox, keep=args.keep)
             if args.keep:
                 _hold()
@@ -187,12 +271,13 @@ def _play(story: Story, *, live: bool) -> dict[str, Any]:
     if not live:
         return story.play()
     view: dict[str, Any] = {}
-    with Live(render(story.sandbox, story.chapters), refresh_per_second=4, transient=False) as screen:
+    log = story.sandbox.workdir / "demo.log"
+    with _logs_to(log), Live(_view(story), refresh_per_second=4, transient=False) as screen:
         done = threading.Event()
 
         def refresh() -> None:
             while not done.wait(0.25):
-                screen.update(render(story.sandbox, story.chapters))
+                screen.update(_view(story))
 
         painter = threading.Thread(target=refresh, daemon=True)
         painter.start()
@@ -201,8 +286,44 @@ def _play(story: Story, *, live: bool) -> dict[str, Any]:
         finally:
             done.set()
             painter.join()
-            screen.update(render(story.sandbox, story.chapters))
+            screen.update(_view(story))
+    if log.exists() and log.stat().st_size:
+        print(f"Warnings of the operator and the stand-ins meanwhile: {log}")
     return view
+
+
+def _view(story: Story, *, note: str = "") -> Any:
+    try:
+        pools = _pools(story.sandbox)
+    except Exception as error:  # the view must never take the demo down
+        pools, note = [], f"(Kubernetes API not answering: {error})"
+    return render(pools, story.chapters, note=note)
+
+
+def _pools(sandbox: Sandbox) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = sandbox.kube.list_objects(
+        "azbatch.dev/v1alpha1", "BatchPool", namespace="default"
+    )
+    return found
+
+
+@contextlib.contextmanager
+def _logs_to(path: Path) -> Iterator[None]:
+    """Log lines would tear the live view: while it shows, they go to a file in the workdir."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    with path.open("a", encoding="utf-8") as file:
+        previous = [h.setStream(file) for h in handlers]
+        try:
+            yield
+        finally:
+            for handler, stream in zip(handlers, previous, strict=True):
+                if stream is not None:
+                    handler.setStream(stream)
+
+
+def _say(text: str) -> None:
+    indent = " " * (len(text) - len(text.lstrip()))
+    print(textwrap.fill(text, width=100, subsequent_indent=indent + "  "), flush=True)
 
 
 def _examples(chosen: Path | None) -> Path | None:
@@ -289,3 +410,39 @@ def _true(obj: Mapping[str, Any] | None, type_: str) -> bool:
 
 def _false(obj: Mapping[str, Any] | None, type_: str) -> bool:
     return _condition(obj, type_).get("status") == "False"
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "azbatch.dev/v1alpha1",
+        "kind": "BatchPool",
+        "metadata": {"name": name, "namespace": "default"},
+    }
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _event_time(event: Mapping[str, Any]) -> str:
+    """When an event last happened, as a sortable UTC string (kopf fills one of these)."""
+    for key in ("lastTimestamp", "eventTime", "firstTimestamp"):
+        if event.get(key):
+            return _normal(str(event[key]))
+    return _normal(str((event.get("metadata") or {}).get("creationTimestamp") or ""))
+
+
+def _normal(timestamp: str) -> str:
+    try:
+        moment = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _clock(timestamp: Any) -> str:
+    """A timestamp as the time of day it says (UTC), e.g. 09:49:43."""
+    if not timestamp:
+        return "?"
+    moment = dt.datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+    return moment.astimezone(dt.UTC).strftime("%H:%M:%S")
