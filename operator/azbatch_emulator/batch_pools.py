@@ -39,21 +39,32 @@ REMOVED_IN_2025_06_01 = (
 )
 """BatchPool properties the 2025-06-01 data plane no longer has (2024-02-01.19.0 still returns them)."""
 
-# The data plane spells enum values in lower (camel) case, ARM in Pascal case.
-_ENUMS: dict[str, tuple[str, ...]] = {
-    "nodeFillType": ("Spread", "Pack"),
-    "scope": ("Task", "Pool"),
-    "elevationLevel": ("NonAdmin", "Admin"),
-    "nodeDeallocationOption": ("Requeue", "Terminate", "TaskCompletion", "RetainedData"),
-    "targetNodeCommunicationMode": ("Default", "Classic", "Simplified"),
-    "provision": ("BatchManaged", "UserManaged", "NoPublicIPAddresses"),
-    "loginMode": ("Batch", "Interactive"),
+# The data plane spells enum values in lower (camel) case, ARM in Pascal case: (ARM, data plane).
+_ENUMS: dict[str, tuple[tuple[str, str], ...]] = {
+    key: tuple((v, v.lower()) if isinstance(v, str) else v for v in values)
+    for key, values in {
+        "nodeFillType": ("Spread", "Pack"),
+        "scope": ("Task", "Pool"),
+        "elevationLevel": ("NonAdmin", "Admin"),
+        "nodeDeallocationOption": ("Requeue", "Terminate", "TaskCompletion", "RetainedData"),
+        "targetNodeCommunicationMode": ("Default", "Classic", "Simplified"),
+        "provision": ("BatchManaged", "UserManaged", "NoPublicIPAddresses"),
+        "loginMode": ("Batch", "Interactive"),
+        "mode": ("Automatic", "Manual", "Rolling"),
+        "caching": ("None", "ReadOnly", "ReadWrite"),
+        "storageAccountType": ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS"),
+        "policy": ("Regional", "Zonal"),
+        "placement": ("CacheDisk",),
+        "targets": ("OsDisk", "TemporaryDisk"),
+        "dynamicVNetAssignmentScope": ("None", "Job"),
+        "protocol": ("TCP", "UDP"),
+        "access": ("Allow", "Deny"),
+        "type": (("DockerCompatible", "dockerCompatible"), ("CriCompatible", "criCompatible")),
+        "securityType": (("TrustedLaunch", "trustedLaunch"), ("ConfidentialVM", "confidentialVM")),
+    }.items()
 }
-_TO_ARM = {key: {v.lower(): v for v in values} for key, values in _ENUMS.items()}
-_TO_BATCH = {
-    key: {v.lower(): v[0].lower() + v[1:] if key == "nodeFillType" else v.lower() for v in values}
-    for key, values in _ENUMS.items()
-}
+_TO_ARM = {key: {b.lower(): a for a, b in pairs} for key, pairs in _ENUMS.items()}
+_TO_BATCH = {key: {a.lower(): b for a, b in pairs} for key, pairs in _ENUMS.items()}
 
 # BatchPool property -> ARM pool property, where only the name differs.
 _RENAMED = {"certificateReferences": "certificates", "applicationPackageReferences": "applicationPackages"}
@@ -91,6 +102,8 @@ def _recase(value: Any, table: dict[str, dict[str, str]]) -> Any:
     for key, item in value.items():
         if key in table and isinstance(item, str):
             out[key] = table[key].get(item.lower(), item)
+        elif key in table and isinstance(item, list) and all(isinstance(i, str) for i in item):
+            out[key] = [table[key].get(i.lower(), i) for i in item]
         else:
             out[key] = _recase(item, table)
     return out

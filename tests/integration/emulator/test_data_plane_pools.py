@@ -227,3 +227,37 @@ async def test_shared_key_signed_requests(info: dict[str, Any], admin: AdminClie
     async with BatchClient(info["batch_endpoint"], wrong, connection_verify=info["ca_cert"]) as client:
         status, code = await code_of(client.get_pool("signed0"))
     assert (status, code) == (403, "AuthenticationFailed")
+
+
+async def test_enum_spellings_follow_each_plane(
+    info: dict[str, Any],
+    admin: AdminClient,
+    mgmt: Any,
+    batch: BatchClient,
+    credential: ClientSecretCredential,
+) -> None:
+    """ARM spells enum values in Pascal case, the data plane in lower case; each plane reads its own."""
+    start = {
+        "commandLine": "/bin/true",
+        "userIdentity": {"autoUser": {"scope": "Pool", "elevationLevel": "Admin"}},
+    }
+    body = small_pool(nodes=0, startTask=start, taskSchedulingPolicy={"nodeFillType": "Pack"})
+    await mgmt.pool.create(info["resource_group"], info["account_name"], "spelled", body)
+    token = await credential.get_token(info["batch_scope"])
+    answer = await asyncio.to_thread(
+        requests.get,
+        f"{info['batch_endpoint']}/pools/spelled?api-version=2025-06-01",
+        headers={"Authorization": f"Bearer {token.token}"},
+        verify=info["ca_cert"],
+        timeout=10,
+    )
+    pool = answer.json()
+    assert pool["startTask"]["userIdentity"]["autoUser"] == {"scope": "pool", "elevationLevel": "admin"}
+    assert pool["taskSchedulingPolicy"] == {"nodeFillType": "pack"}
+    assert pool["allocationState"] == "steady" and pool["state"] == "active"
+    auto_user = bm.AutoUserSpecification(scope="task", elevation_level="nonadmin")
+    task = bm.BatchStartTask(command_line="/bin/true", user_identity=bm.UserIdentity(auto_user=auto_user))
+    await batch.create_pool(pool_options("lowered", nodes=0, start_task=task))
+    arm = await mgmt.pool.get(info["resource_group"], info["account_name"], "lowered")
+    assert arm.start_task.user_identity.auto_user.scope == "Task"
+    assert arm.start_task.user_identity.auto_user.elevation_level == "NonAdmin"
