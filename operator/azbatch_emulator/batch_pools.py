@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -411,10 +412,9 @@ class BatchPoolsApi:
         return f"https://{self.emu.account_endpoint(account.name)}"
 
     def _headers(self, pool: Pool, account: Account) -> dict[str, str]:
-        now = self.emu.clock.now()
         return {
             "ETag": batch_etag(pool),
-            "Last-Modified": _http_date(pool.arm_json(now)["properties"]["lastModified"]),
+            "Last-Modified": _http_date(iso(pool.last_modified)),
             "DataServiceId": f"{self._endpoint(account)}/pools/{pool.name}",
             "DataServiceVersion": "3.0",
         }
@@ -454,7 +454,7 @@ class BatchPoolsApi:
         if start + size < len(shaped):
             query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
             query["$skiptoken"] = str(start + size)
-            encoded = "&".join(f"{k}={v}" for k, v in query.items())
+            encoded = "&".join(f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in query.items())
             body["odata.nextLink"] = f"{self.emu.base_url}{request.path}?{encoded}"
         return _batch_json(body)
 

@@ -116,6 +116,9 @@ async def test_list_with_filter_and_select(
         "train",
     ]
     assert [p.id async for p in batch.list_pools(max_results=2)] == ["render-a", "render-b", "train"]
+    paged = batch.list_pools(max_results=1, filter="startswith(id, 'render') or id eq 'train'")
+    assert [p.id async for p in paged] == ["render-a", "render-b", "train"]
+    assert admin.counters()["GET batch.pools"] >= 6
     with pytest.raises(HttpResponseError) as caught:
         [p async for p in batch.list_pools(filter="vmSize gt 'x'")]
     assert caught.value.error.code == "InvalidQueryParameterValue"
