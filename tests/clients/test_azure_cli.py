@@ -202,6 +202,11 @@ def test_arm_reads_through_az_resource_and_az_rest(az: Az, session: Session, inf
         check=False,
     )
     assert missing.returncode != 0 and "InvalidResourceType" in missing.stderr
+    assert az.json("group", "list", "--query", "[].name") == [group]
+    assert az.json("group", "exists", "--name", group) is True
+    assert az.json("group", "exists", "--name", "no-such-group") is False
+    assert az.json("provider", "show", "--namespace", "Microsoft.Batch")["registrationState"] == "Registered"
+    assert az.json("batch", "account", "show", "--name", name)["name"] == name  # found through the list
 
 
 def test_shared_key_auth_with_the_listed_keys(az: Az, session: Session, info: dict[str, Any]) -> None:
