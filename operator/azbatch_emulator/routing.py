@@ -85,7 +85,9 @@ def canonical_path(path: str) -> str:
     if not segments or not segments[0]:
         return collapsed
     head = segments[0].lower()
-    if head in ("subscriptions", "providers", "tenants", "metadata"):
+    if head == "metadata":
+        segments = [_keyword(segment, ARM_KEYWORDS) for segment in segments]
+    elif head in ("subscriptions", "providers", "tenants"):
         for index in _arm_type_positions(segments):
             if index < len(segments):
                 segments[index] = _keyword(segments[index], ARM_KEYWORDS)
