@@ -25,6 +25,7 @@ azure-batch 15.1 sends 2025-06-01); later dated versions are answered as the new
 _API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\d+\.\d+)?(?:-preview)?$")
 POOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+NAT_POOL_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,75}[A-Za-z0-9_])?$")
 
 LIVE_PROPERTIES = ("applicationPackages", "certificates", "metadata", "scaleSettings", "startTask")
 """The only pool properties the 2024-07-01+ API changes on a pool that has nodes; every other
@@ -249,6 +250,128 @@ def validate_pool_properties(props: Any, *, timings: Timings) -> None:
     inc = props.get("interNodeCommunication", "Disabled")
     if inc not in ("Enabled", "Disabled"):
         raise invalid_value("properties.interNodeCommunication", inc, "must be 'Enabled' or 'Disabled'.")
+    _validate_user_accounts(props.get("userAccounts"))
+    _validate_network(props.get("networkConfiguration"))
+    _validate_upgrade_policy(props.get("upgradePolicy"), vmc)
+
+
+def _validate_start_task(task: Any) -> None:
+    path = "properties.startTask"
+    if not isinstance(task, dict) or not task:
+        return  # {} (or null) removes the start task
+    if not task.get("commandLine"):
+        raise missing(f"{path}.commandLine", "A start task needs a command line.")
+    for index, item in enumerate(_items(task.get("resourceFiles"))):
+        where = f"{path}.resourceFiles[{index}]"
+        sources = [k for k in ("autoStorageContainerName", "storageContainerUrl", "httpUrl") if item.get(k)]
+        if len(sources) != 1:
+            raise invalid_value(
+                where,
+                "+".join(sources) or "none",
+                "exactly one of autoStorageContainerName, storageContainerUrl and httpUrl must be specified.",
+            )
+        if item.get("blobPrefix") and item.get("httpUrl"):
+            raise invalid_value(
+                f"{where}.blobPrefix",
+                item["blobPrefix"],
+                "valid only with autoStorageContainerName or storageContainerUrl.",
+            )
+
+
+def _validate_user_accounts(accounts: Any) -> None:
+    names: set[str] = set()
+    for index, user in enumerate(_items(accounts)):
+        path = f"properties.userAccounts[{index}]"
+        name = str(user.get("name", ""))
+        if name.lower() in names:
+            raise invalid_value(f"{path}.name", name, "user account names must be unique within the pool.")
+        names.add(name.lower())
+        linux = user.get("linuxUserConfiguration")
+        if isinstance(linux, dict) and ("uid" in linux) != ("gid" in linux):
+            raise invalid_value(
+                f"{path}.linuxUserConfiguration",
+                "uid/gid",
+                "uid and gid must be specified together or not at all.",
+            )
+
+
+def _validate_network(network: Any) -> None:
+    if not isinstance(network, dict):
+        return
+    nat_pools = list(_items((network.get("endpointConfiguration") or {}).get("inboundNatPools")))
+    base = "properties.networkConfiguration.endpointConfiguration.inboundNatPools"
+    names: set[str] = set()
+    backends: set[Any] = set()
+    ranges: list[tuple[int, int]] = []
+    priorities: set[Any] = set()
+    rules = 0
+    for index, nat in enumerate(nat_pools):
+        path = f"{base}[{index}]"
+        name = str(nat.get("name", ""))
+        if not NAT_POOL_NAME.match(name) or name.lower() in names:
+            raise invalid_value(
+                f"{path}.name",
+                name,
+                "names are unique in the pool, up to 77 letters, digits, '_', '.' and '-', starting with a "
+                "letter or digit and ending with a letter, digit or '_'.",
+            )
+        names.add(name.lower())
+        backend = nat.get("backendPort")
+        if backend in (29876, 29877) or backend in backends:
+            raise invalid_value(
+                f"{path}.backendPort", backend, "must be unique in the pool; 29876 and 29877 are reserved."
+            )
+        backends.add(backend)
+        start, end = nat.get("frontendPortRangeStart", 0), nat.get("frontendPortRangeEnd", 0)
+        if (
+            not isinstance(start, int)
+            or not isinstance(end, int)
+            or end - start < 39
+            or not (end < 50000 or start > 55000)
+            or any(start <= high and low <= end for low, high in ranges)
+        ):
+            raise invalid_value(
+                f"{path}.frontendPortRangeStart",
+                f"{start}-{end}",
+                "each range holds at least 40 ports, avoids 50000-55000 (reserved) and overlaps no other.",
+            )
+        ranges.append((start, end))
+        for rule_index, rule in enumerate(_items(nat.get("networkSecurityGroupRules"))):
+            rules += 1
+            if rule.get("priority") in priorities:
+                raise invalid_value(
+                    f"{path}.networkSecurityGroupRules[{rule_index}].priority",
+                    rule.get("priority"),
+                    "priorities must be unique within the pool.",
+                )
+            priorities.add(rule.get("priority"))
+    if rules > 25:
+        raise invalid_value(base, rules, "a pool takes at most 25 network security group rules.")
+
+
+def _validate_upgrade_policy(policy: Any, vmc: dict[str, Any]) -> None:
+    if not isinstance(policy, dict):
+        return
+    rolling = policy.get("rollingUpgradePolicy")
+    if isinstance(rolling, dict):
+        batch, unhealthy = rolling.get("maxBatchInstancePercent"), rolling.get("maxUnhealthyInstancePercent")
+        if isinstance(batch, int) and isinstance(unhealthy, int) and batch > unhealthy:
+            raise invalid_value(
+                "properties.upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent",
+                batch,
+                "must not be more than maxUnhealthyInstancePercent.",
+            )
+    automatic = policy.get("automaticOSUpgradePolicy")
+    windows = str(vmc.get("nodeAgentSkuId", "")).lower().startswith("batch.node.windows")
+    if isinstance(automatic, dict) and automatic.get("enableAutomaticOSUpgrade") is True and windows:
+        updates = (vmc.get("windowsConfiguration") or {}).get("enableAutomaticUpdates", True)
+        if updates is not False:
+            raise invalid_value(
+                "properties.deploymentConfiguration.virtualMachineConfiguration.windowsConfiguration"
+                ".enableAutomaticUpdates",
+                updates,
+                "cannot be true when automaticOSUpgradePolicy.enableAutomaticOSUpgrade is true.",
+            )
 
 
 def validate_mutable_properties(props: dict[str, Any], *, timings: Timings) -> None:
@@ -266,18 +389,19 @@ def validate_mutable_properties(props: dict[str, Any], *, timings: Timings) -> N
     vmc = (props.get("deploymentConfiguration") or {}).get("virtualMachineConfiguration")
     if "deploymentConfiguration" in props and isinstance(vmc, dict):
         _validate_vm_configuration(vmc)
+    if "startTask" in props:
+        _validate_start_task(props["startTask"])
 
 
 def _validate_vm_configuration(vmc: dict[str, Any]) -> None:
     base = "properties.deploymentConfiguration.virtualMachineConfiguration"
     image = vmc.get("imageReference")
-    if not isinstance(image, dict) or not (
-        image.get("id") or (image.get("publisher") and image.get("offer"))
-    ):
+    if not isinstance(image, dict):
         raise missing(
             f"{base}.imageReference",
             "Give publisher/offer/sku/version, or an Azure Compute Gallery image id.",
         )
+    _validate_image_reference(image, f"{base}.imageReference")
     if not vmc.get("nodeAgentSkuId"):
         raise missing(
             f"{base}.nodeAgentSkuId",
@@ -311,6 +435,56 @@ def _validate_vm_configuration(vmc: dict[str, Any]) -> None:
                 f"{path}.name", ext["name"], "extension names must be unique within the pool."
             )
         names.add(str(ext["name"]).lower())
+    for index, ext in enumerate(vmc.get("extensions") or []):
+        for after in ext.get("provisionAfterExtensions") or []:
+            if str(after).lower() not in names or str(after).lower() == str(ext["name"]).lower():
+                raise invalid_value(
+                    f"{base}.extensions[{index}].provisionAfterExtensions",
+                    after,
+                    "must name another extension of this pool.",
+                )
+    luns: set[Any] = set()
+    for index, disk in enumerate(_items(vmc.get("dataDisks"))):
+        if disk.get("lun") in luns:
+            raise invalid_value(
+                f"{base}.dataDisks[{index}].lun", disk.get("lun"), "each data disk needs a distinct lun."
+            )
+        luns.add(disk.get("lun"))
+    security = vmc.get("securityProfile")
+    if (
+        isinstance(security, dict)
+        and security.get("uefiSettings") is not None
+        and not security.get("securityType")
+    ):
+        raise missing(
+            f"{base}.securityProfile.securityType",
+            "uefiSettings needs securityType (trustedLaunch or confidentialVM).",
+        )
+
+
+MARKETPLACE_KEYS = ("publisher", "offer", "sku", "version")
+GALLERY_KEYS = ("id", "sharedGalleryImageId", "communityGalleryImageId")
+
+
+def _validate_image_reference(image: dict[str, Any], path: str) -> None:
+    """One image: a Marketplace image (publisher, offer, sku; version optional) or a gallery image
+    id, which "is mutually exclusive with other properties" (ImageReference, Batch management API)."""
+    given = [key for key in (*GALLERY_KEYS, *MARKETPLACE_KEYS) if image.get(key) not in (None, "")]
+    galleries = [key for key in given if key in GALLERY_KEYS]
+    if len(galleries) > 1 or (galleries and len(given) > 1):
+        raise invalid_value(
+            path,
+            "+".join(given),
+            f"{galleries[0]} is mutually exclusive with the other imageReference properties.",
+        )
+    if galleries:
+        return
+    for key in ("publisher", "offer", "sku"):
+        if key not in given:
+            raise missing(
+                f"{path}.{key}",
+                "A Marketplace image needs publisher, offer and sku (or give an Azure Compute Gallery id).",
+            )
 
 
 def _validate_scale_settings(scale: Any, timings: Timings) -> None:

@@ -47,6 +47,7 @@ CUSTOM_IMAGE_RESIZE_TIMEOUT = timedelta(minutes=20)
 DEFAULT_RESIZE_TIMEOUT = timedelta(minutes=15)
 MIN_EVALUATION_INTERVAL = timedelta(minutes=5)
 MAX_EVALUATION_INTERVAL = timedelta(hours=168)
+MAX_NETWORK_SECURITY_GROUP_RULES = 25  # per pool, over all inbound NAT pools
 
 # Extension types made for one OS; on the other the VM agent fails them with error 51 ("OS not supported").
 OS_SPECIFIC_EXTENSIONS: dict[str, tuple[str, str]] = {
@@ -429,6 +430,83 @@ def _mounts(spec: BatchPoolSpec) -> list[Finding]:
     return findings
 
 
+def _unique(values: Sequence[tuple[str, Any]], what: str) -> list[Finding]:
+    """An error at the second and later uses of a value that must be unique in the pool."""
+    findings, seen = [], set()
+    for path, value in values:
+        key = value.lower() if isinstance(value, str) else value
+        if key in seen:
+            findings.append(_error(path, f"{what} {value!r} is used twice: it must be unique in the pool"))
+        seen.add(key)
+    return findings
+
+
+def _data_disks(spec: BatchPoolSpec) -> list[Finding]:
+    vmc = _vm_configuration(spec)
+    disks = (vmc.data_disks if vmc else None) or []
+    return _unique([(f"{_VMC}.dataDisks[{i}].lun", disk.lun) for i, disk in enumerate(disks)], "lun")
+
+
+def _user_accounts(spec: BatchPoolSpec) -> list[Finding]:
+    accounts = spec.user_accounts or []
+    return _unique([(f"spec.userAccounts[{i}].name", a.name) for i, a in enumerate(accounts)], "user name")
+
+
+def _inbound_nat_pools(spec: BatchPoolSpec) -> list[Finding]:
+    network = spec.network_configuration
+    endpoints = network.endpoint_configuration if network else None
+    nat_pools = endpoints.inbound_nat_pools if endpoints else []
+    base = "spec.networkConfiguration.endpointConfiguration.inboundNatPools"
+    findings = _unique([(f"{base}[{i}].name", nat.name) for i, nat in enumerate(nat_pools)], "endpoint name")
+    findings += _unique(
+        [(f"{base}[{i}].backendPort", nat.backend_port) for i, nat in enumerate(nat_pools)], "backendPort"
+    )
+    for i, nat in enumerate(nat_pools):
+        for j, other in enumerate(nat_pools[:i]):
+            if nat.frontend_port_range_start <= other.frontend_port_range_end and (
+                other.frontend_port_range_start <= nat.frontend_port_range_end
+            ):
+                findings.append(
+                    _error(
+                        f"{base}[{i}].frontendPortRangeStart",
+                        f"the frontend port range overlaps the one of {base}[{j}]: ranges must be distinct",
+                    )
+                )
+    rules = [
+        (f"{base}[{i}].networkSecurityGroupRules[{k}].priority", rule.priority)
+        for i, nat in enumerate(nat_pools)
+        for k, rule in enumerate(nat.network_security_group_rules or [])
+    ]
+    findings += _unique(rules, "network security group rule priority")
+    if len(rules) > MAX_NETWORK_SECURITY_GROUP_RULES:
+        findings.append(
+            _error(
+                base,
+                f"{len(rules)} network security group rules: a pool takes at most "
+                f"{MAX_NETWORK_SECURITY_GROUP_RULES} over all its inbound NAT pools",
+            )
+        )
+    return findings
+
+
+def _automatic_updates(spec: BatchPoolSpec) -> list[Finding]:
+    vmc = _vm_configuration(spec)
+    upgrade = spec.upgrade_policy
+    automatic = upgrade.automatic_os_upgrade_policy if upgrade else None
+    if not (automatic and automatic.enable_automatic_os_upgrade and vmc and _is_windows(vmc)):
+        return []
+    windows = vmc.windows_configuration
+    if (windows.enable_automatic_updates if windows else None) is not False:  # unset: Batch's default, true
+        return [
+            _error(
+                f"{_VMC}.windowsConfiguration.enableAutomaticUpdates",
+                "must be false when upgradePolicy.automaticOSUpgradePolicy.enableAutomaticOSUpgrade is true "
+                "(its default is true): set it to false, or turn automatic OS upgrades off",
+            )
+        ]
+    return []
+
+
 _SPEC_RULES = (
     _vm_configuration_required,
     _managed_image,
@@ -444,6 +522,10 @@ _SPEC_RULES = (
     _reserved_metadata,
     _start_task_user,
     _mounts,
+    _data_disks,
+    _user_accounts,
+    _inbound_nat_pools,
+    _automatic_updates,
 )
 
 

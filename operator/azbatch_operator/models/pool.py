@@ -47,6 +47,46 @@ MANAGED_IMAGE_MESSAGE = (
     "(.../galleries/{gallery}/images/{image}[/versions/{version}])"
 )
 MANAGED_IMAGE_PATTERN = "(?i)/providers/Microsoft[.]Compute/images/[^/]+/?$"  # no backslash: CEL string
+NAT_POOL_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$"
+IMAGE_SOURCE_MESSAGE = (
+    "imageReference names one image: publisher, offer and sku (and optionally version) of a Marketplace "
+    "image, or an Azure Compute Gallery image as id (or sharedGalleryImageId / communityGalleryImageId), "
+    "which is mutually exclusive with every other imageReference property"
+)
+MARKETPLACE_IMAGE_MESSAGE = (
+    "a Marketplace image needs publisher, offer and sku (Azure answers MissingRequiredProperty without "
+    "them), e.g. {publisher: Canonical, offer: ubuntu-24_04-lts, sku: server, version: latest}"
+)
+START_TASK_COMMAND_MESSAGE = (
+    "startTask.commandLine is required when any other startTask property is set (Azure answers "
+    "MissingRequiredProperty): give the command, e.g. /bin/sh -c 'setup.sh'"
+)
+RESOURCE_FILE_SOURCE_MESSAGE = (
+    "a resource file needs exactly one of autoStorageContainerName, storageContainerUrl or httpUrl"
+)
+BLOB_PREFIX_MESSAGE = (
+    "blobPrefix applies only to autoStorageContainerName or storageContainerUrl, not httpUrl"
+)
+UID_GID_MESSAGE = "linuxUserConfiguration.uid and gid must be given together or not at all"
+UEFI_SECURITY_TYPE_MESSAGE = (
+    "uefiSettings needs securityProfile.securityType (trustedLaunch or confidentialVM)"
+)
+ROLLING_PERCENT_MESSAGE = (
+    "rollingUpgradePolicy.maxBatchInstancePercent must not be more than maxUnhealthyInstancePercent"
+)
+NAT_PORTS_MESSAGE = (
+    "an inbound NAT pool's frontend port range holds at least 40 ports (frontendPortRangeEnd - "
+    "frontendPortRangeStart >= 39) and avoids 50000-55000, which the Batch service reserves"
+)
+NAT_BACKEND_PORT_MESSAGE = "backendPort 29876 and 29877 are reserved by the Batch service: use another port"
+USER_ASSIGNED_MESSAGE = (
+    "identity type UserAssigned needs at least one userAssignedIdentities entry; type None takes none"
+)
+
+
+# CEL: how many of these optional fields are set.
+def _count_set(*fields: str) -> str:
+    return " + ".join(f"(has(self.{field}) ? 1 : 0)" for field in fields)
 
 
 class ComputeNodeIdentityReference(ArmModel):
@@ -67,32 +107,48 @@ class ImageReference(ArmModel):
                     "rule": f"!has(self.id) || !self.id.matches('{MANAGED_IMAGE_PATTERN}')",
                     "message": MANAGED_IMAGE_MESSAGE,
                 },
+                {
+                    "rule": _count_set("id", "sharedGalleryImageId", "communityGalleryImageId")
+                    + " + ((has(self.publisher) || has(self.offer) || has(self.sku) || has(self.version))"
+                    " ? 1 : 0) == 1",
+                    "message": IMAGE_SOURCE_MESSAGE,
+                },
+                {
+                    "rule": "!(has(self.publisher) || has(self.offer) || has(self.sku) || has(self.version))"
+                    " || (has(self.publisher) && has(self.offer) && has(self.sku))",
+                    "message": MARKETPLACE_IMAGE_MESSAGE,
+                },
             ]
         }
     )
 
     publisher: str | None = Field(
         default=None,
+        min_length=1,
         max_length=MAX_NAME,
         description="The publisher of the Azure Virtual Machines Marketplace image, e.g. Canonical.",
     )
     offer: str | None = Field(
         default=None,
+        min_length=1,
         max_length=MAX_NAME,
         description="The offer type of the Azure Virtual Machines Marketplace image, e.g. ubuntu-24_04-lts.",
     )
     sku: str | None = Field(
         default=None,
+        min_length=1,
         max_length=MAX_NAME,
         description="The SKU of the Azure Virtual Machines Marketplace image.",
     )
     version: str | None = Field(
         default=None,
+        min_length=1,
         max_length=MAX_NAME,
         description="The version of the Marketplace image; 'latest' (the default) selects the newest.",
     )
     id: str | None = Field(
         default=None,
+        min_length=1,
         max_length=MAX_ID,
         description=(
             "The ARM resource id of an Azure Compute Gallery image or image version: /subscriptions/{sub}/"
@@ -102,11 +158,27 @@ class ImageReference(ArmModel):
         ),
     )
     shared_gallery_image_id: str | None = Field(
-        default=None, max_length=MAX_ID, description="The shared gallery image unique identifier."
+        default=None,
+        min_length=1,
+        max_length=MAX_ID,
+        description="The shared gallery image unique identifier.",
     )
     community_gallery_image_id: str | None = Field(
-        default=None, max_length=MAX_ID, description="The community gallery image unique identifier."
+        default=None,
+        min_length=1,
+        max_length=MAX_ID,
+        description="The community gallery image unique identifier.",
     )
+
+    @model_validator(mode="after")
+    def _one_image(self) -> ImageReference:
+        marketplace = [self.publisher, self.offer, self.sku, self.version]
+        sources = [self.id, self.shared_gallery_image_id, self.community_gallery_image_id]
+        if sum(source is not None for source in sources) + any(p is not None for p in marketplace) != 1:
+            raise ValueError(IMAGE_SOURCE_MESSAGE)
+        if any(p is not None for p in marketplace) and None in (self.publisher, self.offer, self.sku):
+            raise ValueError(MARKETPLACE_IMAGE_MESSAGE)
+        return self
 
 
 class WindowsConfiguration(ArmModel):
@@ -346,6 +418,17 @@ class ProxyAgentSettings(ArmModel):
 class SecurityProfile(ArmModel):
     """Security settings of the virtual machines."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.uefiSettings) || has(self.securityType)",
+                    "message": UEFI_SECURITY_TYPE_MESSAGE,
+                },
+            ]
+        }
+    )
+
     security_type: Literal["trustedLaunch", "confidentialVM"] | None = Field(
         default=None, description="The security type; required to enable uefiSettings."
     )
@@ -356,6 +439,12 @@ class SecurityProfile(ArmModel):
     proxy_agent_settings: ProxyAgentSettings | None = Field(
         default=None, description="ProxyAgent settings while creating the virtual machine."
     )
+
+    @model_validator(mode="after")
+    def _uefi_needs_a_security_type(self) -> SecurityProfile:
+        if self.uefi_settings is not None and self.security_type is None:
+            raise ValueError(UEFI_SECURITY_TYPE_MESSAGE)
+        return self
 
 
 class ServiceArtifactReference(ArmModel):
@@ -494,7 +583,31 @@ class NetworkSecurityGroupRule(ArmModel):
 class InboundNatPool(ArmModel):
     """An inbound NAT pool to address a port on individual nodes from outside."""
 
-    name: str = Field(min_length=1, max_length=77, description="The name of the endpoint.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.frontendPortRangeEnd - self.frontendPortRangeStart >= 39 && "
+                    "(self.frontendPortRangeEnd < 50000 || self.frontendPortRangeStart > 55000)",
+                    "message": NAT_PORTS_MESSAGE,
+                },
+                {
+                    "rule": "self.backendPort != 29876 && self.backendPort != 29877",
+                    "message": NAT_BACKEND_PORT_MESSAGE,
+                },
+            ]
+        }
+    )
+
+    name: str = Field(
+        min_length=1,
+        max_length=77,
+        pattern=NAT_POOL_NAME_PATTERN,
+        description=(
+            "The name of the endpoint, unique in the pool: letters, digits, '_', '.', '-'; it starts with a "
+            "letter or digit and ends with a letter, digit or '_' (at most 77 characters)."
+        ),
+    )
     protocol: Literal["TCP", "UDP"] = Field(description="The protocol of the endpoint.")
     backend_port: int = Field(ge=1, le=65535, description="The port number on the compute node.")
     frontend_port_range_start: int = Field(
@@ -506,6 +619,15 @@ class InboundNatPool(ArmModel):
     network_security_group_rules: list[NetworkSecurityGroupRule] | None = Field(
         default=None, max_length=25, description="Network security group rules applied to the endpoint."
     )
+
+    @model_validator(mode="after")
+    def _ports(self) -> InboundNatPool:
+        start, end = self.frontend_port_range_start, self.frontend_port_range_end
+        if end - start < 39 or not (end < 50000 or start > 55000):
+            raise ValueError(NAT_PORTS_MESSAGE)
+        if self.backend_port in (29876, 29877):
+            raise ValueError(NAT_BACKEND_PORT_MESSAGE)
+        return self
 
 
 class PoolEndpointConfiguration(ArmModel):
@@ -576,11 +698,25 @@ class TaskSchedulingPolicy(ArmModel):
 class LinuxUserConfiguration(ArmModel):
     """Linux-specific settings of a user account."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "has(self.uid) == has(self.gid)", "message": UID_GID_MESSAGE}
+            ]
+        }
+    )
+
     uid: int | None = Field(default=None, ge=0, description="The user ID of the account.")
     gid: int | None = Field(default=None, ge=0, description="The group ID of the account.")
     ssh_private_key: SecretValue | None = Field(
         default=None, description="The SSH private key for the account, from a Kubernetes Secret."
     )
+
+    @model_validator(mode="after")
+    def _uid_with_gid(self) -> LinuxUserConfiguration:
+        if (self.uid is None) != (self.gid is None):
+            raise ValueError(UID_GID_MESSAGE)
+        return self
 
 
 class WindowsUserConfiguration(ArmModel):
@@ -625,6 +761,19 @@ class MetadataItem(ArmModel):
 class ResourceFile(ArmModel):
     """A file downloaded to the node before the start task runs."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": _count_set("autoStorageContainerName", "storageContainerUrl", "httpUrl")
+                    + " == 1",
+                    "message": RESOURCE_FILE_SOURCE_MESSAGE,
+                },
+                {"rule": "!has(self.blobPrefix) || !has(self.httpUrl)", "message": BLOB_PREFIX_MESSAGE},
+            ]
+        }
+    )
+
     auto_storage_container_name: str | None = Field(
         default=None, max_length=MAX_NAME, description="A container in the account's auto-storage account."
     )
@@ -648,6 +797,15 @@ class ResourceFile(ArmModel):
     identity_reference: ComputeNodeIdentityReference | None = Field(
         default=None, description="A pool identity to access the storage URL."
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ResourceFile:
+        sources = (self.auto_storage_container_name, self.storage_container_url, self.http_url)
+        if sum(source is not None for source in sources) != 1:
+            raise ValueError(RESOURCE_FILE_SOURCE_MESSAGE)
+        if self.blob_prefix is not None and self.http_url is not None:
+            raise ValueError(BLOB_PREFIX_MESSAGE)
+        return self
 
 
 class EnvironmentSetting(ArmModel):
@@ -706,11 +864,35 @@ class TaskContainerSettings(ArmModel):
     )
 
 
+_START_TASK_OTHERS = (
+    "resourceFiles",
+    "environmentSettings",
+    "userIdentity",
+    "maxTaskRetryCount",
+    "waitForSuccess",
+    "containerSettings",
+)
+
+
 class StartTask(ArmModel):
     """A task run on each node as it joins the pool (the place for setup commands)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.commandLine) || " + _count_set(*_START_TASK_OTHERS) + " == 0",
+                    "message": START_TASK_COMMAND_MESSAGE,
+                },
+            ]
+        }
+    )
+
     command_line: str | None = Field(
-        default=None, max_length=MAX_TEXT, description="The command line of the start task."
+        default=None,
+        min_length=1,
+        max_length=MAX_TEXT,
+        description="The command line of the start task (required when any other startTask property is set).",
     )
     resource_files: list[ResourceFile] | None = Field(
         default=None, max_length=MAX_ITEMS, description="Files downloaded before the command line runs."
@@ -728,6 +910,15 @@ class StartTask(ArmModel):
     container_settings: TaskContainerSettings | None = Field(
         default=None, description="The container the start task runs in."
     )
+
+    @model_validator(mode="after")
+    def _command_line(self) -> StartTask:
+        if self.command_line is None and any(getattr(self, name) is not None for name in _START_TASK_FIELDS):
+            raise ValueError(START_TASK_COMMAND_MESSAGE)
+        return self
+
+
+_START_TASK_FIELDS = [name for name in StartTask.model_fields if name != "command_line"]
 
 
 class ApplicationPackageReference(ArmModel):
@@ -860,6 +1051,18 @@ class AutomaticOSUpgradePolicy(ArmModel):
 class RollingUpgradePolicy(ArmModel):
     """Parameters of a rolling upgrade."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.maxBatchInstancePercent) || !has(self.maxUnhealthyInstancePercent) || "
+                    "self.maxBatchInstancePercent <= self.maxUnhealthyInstancePercent",
+                    "message": ROLLING_PERCENT_MESSAGE,
+                },
+            ]
+        }
+    )
+
     enable_cross_zone_upgrade: bool | None = Field(
         default=None, description="Ignore availability-zone boundaries when building upgrade batches."
     )
@@ -885,6 +1088,13 @@ class RollingUpgradePolicy(ArmModel):
         default=None, description="Roll failed nodes back to the previous model if the policy is violated."
     )
 
+    @model_validator(mode="after")
+    def _batch_within_unhealthy(self) -> RollingUpgradePolicy:
+        batch, unhealthy = self.max_batch_instance_percent, self.max_unhealthy_instance_percent
+        if batch is not None and unhealthy is not None and batch > unhealthy:
+            raise ValueError(ROLLING_PERCENT_MESSAGE)
+        return self
+
 
 class UpgradePolicy(ArmModel):
     """How OS and model upgrades reach the nodes."""
@@ -905,6 +1115,18 @@ class UserAssignedIdentity(ArmModel):
 class BatchPoolIdentity(ArmModel):
     """The identities of the pool (Key Vault extensions read secrets with them)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "(self.type == 'UserAssigned') == "
+                    "(has(self.userAssignedIdentities) && size(self.userAssignedIdentities) > 0)",
+                    "message": USER_ASSIGNED_MESSAGE,
+                },
+            ]
+        }
+    )
+
     type: Literal["UserAssigned", "None"] = Field(description="UserAssigned, or None for no identity.")
     user_assigned_identities: dict[str, UserAssignedIdentity] | None = Field(
         default=None,
@@ -914,3 +1136,9 @@ class BatchPoolIdentity(ArmModel):
             "each value is an empty object."
         ),
     )
+
+    @model_validator(mode="after")
+    def _identities_match_the_type(self) -> BatchPoolIdentity:
+        if (self.type == "UserAssigned") != bool(self.user_assigned_identities):
+            raise ValueError(USER_ASSIGNED_MESSAGE)
+        return self

@@ -104,3 +104,36 @@ def test_inline_content_beside_a_reference_is_left_to_validate(
     assert apply(kubeconfig, tmp_path, pool).returncode == 0
     _, findings = validate_manifest(pool)
     assert any("protectedSettings" in f.path and f.severity == "error" for f in findings), findings
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (
+            {"offer": "cbl-mariner", "sku": "cbl-mariner-2", "version": "latest"},
+            "needs publisher, offer and sku",
+        ),
+        ({"publisher": "p", "offer": "o", "sku": "s", "id": "/subscriptions/s/x"}, "names one image"),
+    ],
+    ids=["no-publisher", "marketplace-and-id"],
+)
+def test_an_image_azure_refuses_is_refused_at_apply(
+    kubeconfig: pathlib.Path, tmp_path: pathlib.Path, image: dict[str, Any], message: str
+) -> None:
+    pool = example()
+    node: Any = pool
+    for key in VMC:
+        node = node[key]
+    node["imageReference"] = image
+    done = apply(kubeconfig, tmp_path, pool)
+    assert done.returncode != 0
+    assert "imageReference" in done.stderr and message in done.stderr, done.stderr
+
+
+def test_a_start_task_without_a_command_line_is_refused_at_apply(
+    kubeconfig: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    pool = example()
+    pool["spec"]["startTask"] = {"waitForSuccess": True}
+    done = apply(kubeconfig, tmp_path, pool)
+    assert done.returncode != 0 and "startTask.commandLine is required" in done.stderr, done.stderr

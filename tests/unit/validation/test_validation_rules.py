@@ -71,7 +71,7 @@ def test_custom_script_is_reserved(manifest: dict[str, Any], extension_type: str
     assert "startTask" in finding.message
 
 
-@pytest.mark.parametrize("identity", [DELETE, {"type": "None"}, {"type": "UserAssigned"}])
+@pytest.mark.parametrize("identity", [DELETE, {"type": "None"}])
 def test_key_vault_without_a_pool_identity_is_a_warning(manifest: dict[str, Any], identity: Any) -> None:
     findings = findings_for(manifest, ("spec.identity", identity))
     (finding,) = at(findings, EXT0)
