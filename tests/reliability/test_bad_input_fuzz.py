@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import FAST, create_secret, extensions_of
 
@@ -69,6 +69,12 @@ BASE = pool_manifest(
 )
 extensions_of(BASE)[0]["protectedSettings"] = {"secretKeyRef": {"name": "ext-secret", "key": "protected"}}
 PATHS = [path for path in _paths(BASE) if path and path[0] in ("spec", "metadata")]
+# Found by the fuzzer once: a Marketplace image without its publisher passed validate and the CRD, and
+# Azure answered the PUT with 400 MissingRequiredProperty. Kept as an explicit example below.
+NO_PUBLISHER = copy.deepcopy(BASE)
+del NO_PUBLISHER["spec"]["deploymentConfiguration"]["virtualMachineConfiguration"]["imageReference"][
+    "publisher"
+]
 PATHS += [("spec", "unknownField"), ("spec", "policy", "surprise"), ("spec", "scaleSettings", "autoScale")]
 
 
@@ -214,6 +220,7 @@ GOOD_SECRETS = {
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(document=st.one_of(bad_manifests(), bad_manifests(huge=st.integers(min_value=2**63))))
+@example(document=NO_PUBLISHER)
 def test_an_invalid_manifest_stalls_with_the_field_and_writes_nothing(document: dict[str, Any]) -> None:
     model, findings = validation.validate_manifest(resource_document(_body(copy.deepcopy(document))))
     errors = [f for f in findings if f.severity == "error"]
@@ -280,6 +287,17 @@ def applied() -> Iterator[Sandbox]:
         yield running
 
 
+# Refused before any Azure write: the spec, its Secrets, or a fuzzed account that does not exist.
+STALL_REASONS = (
+    "InvalidSpec",
+    "InvalidSecret",
+    "SecretNotReadable",
+    "SubscriptionNotFound",
+    "ResourceGroupNotFound",
+    "AccountNotFound",
+)
+
+
 def _settled(sandbox: Sandbox, name: str) -> dict[str, Any]:
     def answered() -> bool:
         obj = sandbox.pool(name) or {}
@@ -296,14 +314,13 @@ def _settled(sandbox: Sandbox, name: str) -> dict[str, Any]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=bad_manifests())
+@example(document=NO_PUBLISHER)
 def test_applied_bad_manifests_are_refused_or_stalled_and_delete_cleanly(
     applied: Sandbox, document: dict[str, Any]
 ) -> None:
     name = "fuzzed"
     # Names and namespaces address the request itself (fuzzed in the cheap layer); the body is fuzzed here.
     manifest = {**document, "metadata": {"name": name, "namespace": "default"}}
-    if isinstance(manifest.get("spec"), dict) and manifest["spec"].get("account") == BASE["spec"]["account"]:
-        manifest = applied.retarget(manifest)  # an untouched account: the emulator's
     applied.admin.reset_counters()
     try:
         applied.kube.create(manifest)
@@ -318,9 +335,9 @@ def test_applied_bad_manifests_are_refused_or_stalled_and_delete_cleanly(
         obj = _settled(applied, name)
         stalled = condition(obj, "Stalled")
         if stalled.get("status") == "True":
-            assert stalled["reason"] in ("InvalidSpec", "InvalidSecret", "SecretNotReadable"), stalled
+            assert stalled["reason"] in STALL_REASONS, stalled
             assert stalled["message"].strip()
-            assert applied.admin.management_writes() == 0
+            assert applied.admin.management_writes() == 0, "a spec Azure refuses must not reach Azure"
         else:
             assert valid, f"Ready although validation refuses it: {findings}"
     finally:
@@ -330,7 +347,7 @@ def test_applied_bad_manifests_are_refused_or_stalled_and_delete_cleanly(
 
 def test_the_operator_still_works_after_the_bad_input(applied: Sandbox) -> None:
     create_secret(applied, "default", "ext-secret", {"protected": '{"workspaceKey": "k"}'})
-    manifest = applied.retarget(BASE)
+    manifest = copy.deepcopy(BASE)
     manifest["metadata"]["name"] = "after-the-storm"
     manifest["spec"]["poolName"] = "after-the-storm"
     applied.kube.apply(manifest)
