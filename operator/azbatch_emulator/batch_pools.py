@@ -373,8 +373,54 @@ def select(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k in wanted}
 
 
+SUPPORTED_IMAGES = (
+    ("batch.node.ubuntu 24.04", "canonical", "ubuntu-24_04-lts", "server", "linux"),
+    ("batch.node.ubuntu 22.04", "canonical", "0001-com-ubuntu-server-jammy", "22_04-lts", "linux"),
+    ("batch.node.el 9", "almalinux", "almalinux-x86_64", "9-gen2", "linux"),
+    ("batch.node.windows amd64", "microsoftwindowsserver", "windowsserver", "2022-datacenter", "windows"),
+    ("batch.node.windows amd64", "microsoftwindowsserver", "windowsserver", "2025-datacenter", "windows"),
+)
+"""A few images the service lists as verified, for `az batch pool supported-images list` (the
+emulator accepts any image; these are what a person picking one would start from)."""
+_IMAGE_CLAUSE = re.compile(r"^\(?\s*(osType|verificationType)\s+eq\s+'([^']*)'\s*\)?$", re.IGNORECASE)
+
+
+def supported_images(text: str | None) -> list[dict[str, Any]]:
+    images = [
+        {
+            "nodeAgentSKUId": sku,
+            "imageReference": {"publisher": publisher, "offer": offer, "sku": image_sku, "version": "latest"},
+            "verificationType": "verified",
+            "osType": os_type,
+        }
+        for sku, publisher, offer, image_sku, os_type in SUPPORTED_IMAGES
+    ]
+    if not text:
+        return images
+    clauses = [_IMAGE_CLAUSE.match(c) for c in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE)]
+    if not all(clauses):
+        raise ServiceError(
+            400,
+            "InvalidQueryParameterValue",
+            "Value for one of the query parameters specified in the request URI is invalid.",
+            details=[
+                ("QueryParameterName", "$filter"),
+                ("QueryParameterValue", text),
+                ("Reason", "supported: osType|verificationType eq '<value>', joined by 'and'."),
+            ],
+        )
+    return [
+        i
+        for i in images
+        if all(str(i[m.group(1)]).lower() == m.group(2).lower() for m in clauses if m is not None)
+    ]
+
+
 def register(router: web.UrlDispatcher, emu: Emulator) -> None:
     api = BatchPoolsApi(emu)
+    router.add_resource(PREFIX + "/supportedimages", name="batch.supportedImages").add_route(
+        "GET", api.list_supported_images
+    )
     pools = router.add_resource(PREFIX + "/pools", name="batch.pools")
     pools.add_route("GET", api.list_pools)
     pools.add_route("POST", api.create_pool)
@@ -437,6 +483,11 @@ class BatchPoolsApi:
         return account, self.store.pool(account, request.match_info["pool"], self.emu.clock.now())
 
     # --- reads ------------------------------------------------------------------------------------
+    async def list_supported_images(self, request: web.Request) -> web.Response:
+        endpoint = self._endpoint(self._account(request))
+        images = supported_images(request.query.get("$filter"))
+        return _batch_json({"odata.metadata": f"{endpoint}/$metadata#supportedimages", "value": images})
+
     async def list_pools(self, request: web.Request) -> web.Response:
         account = self._account(request)
         now = self.emu.clock.now()

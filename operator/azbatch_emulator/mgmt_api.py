@@ -36,6 +36,8 @@ REMOVED_IN_2025_06_01 = (
 )
 """Pool properties the 2025-06-01 API no longer has (2024-02-01 and 2024-07-01 still return them)."""
 AUTHENTICATION_MODES = ["SharedKey", "AAD", "TaskAuthenticationToken"]
+ACCOUNT_QUOTA = 50
+"""Batch accounts per subscription and region: Azure's default quota."""
 
 
 def register(router: web.UrlDispatcher, emu: Emulator) -> None:
@@ -47,6 +49,10 @@ def register(router: web.UrlDispatcher, emu: Emulator) -> None:
         "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Batch/batchAccounts",
         name="mgmt.groupAccounts",
     ).add_route("GET", api.list_group_accounts)
+    router.add_resource(
+        "/subscriptions/{subscription}/providers/Microsoft.Batch/locations/{location}/quotas",
+        name="mgmt.locationQuotas",
+    ).add_route("GET", api.location_quotas)
     router.add_resource(ACCOUNT_PATH, name="mgmt.account").add_route("GET", api.get_account)
     router.add_resource(ACCOUNT_PATH + "/listKeys", name="mgmt.account.listKeys").add_route(
         "POST", api.list_keys
@@ -168,6 +174,11 @@ class ManagementApi:
 
     async def list_group_accounts(self, request: web.Request) -> web.Response:
         return self._accounts_page(request, request.match_info["group"])
+
+    async def location_quotas(self, request: web.Request) -> web.Response:
+        """Batch accounts a subscription may create in a region (`az batch location quotas show`)."""
+        directory.subscription(self.emu, request.match_info["subscription"])
+        return json_response({"accountQuota": ACCOUNT_QUOTA})
 
     async def list_keys(self, request: web.Request) -> web.Response:
         return json_response(account_keys(self.emu, self._account(request)))

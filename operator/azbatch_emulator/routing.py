@@ -32,6 +32,8 @@ ARM_KEYWORDS = {
         "disableAutoScale",
         "poolOperationResults",
         "listKeys",
+        "locations",
+        "quotas",
         "metadata",
         "endpoints",
     )
@@ -50,6 +52,7 @@ BATCH_KEYWORDS = {
         "evaluateautoscale",
         "removenodes",
         "updateproperties",
+        "supportedimages",
     )
 }
 ENTRA_SEGMENTS = ("oauth2", "v2.0", "discovery", ".well-known")

@@ -108,6 +108,8 @@ def test_data_plane_pool_lifecycle(az: Az, session: Session, info: dict[str, Any
     )
     body = tmp_path / "pool.json"
     body.write_text(json.dumps(POOL_JSON))
+    images = az.json("batch", "pool", "supported-images", "list", "--filter", "osType eq 'linux'")
+    assert "batch.node.ubuntu 24.04" in {i["nodeAgentSkuId"] for i in images}
     az.run("batch", "pool", "create", "--json-file", str(body))
     shown = az.json("batch", "pool", "show", "--pool-id", "clipool")
     assert shown["id"] == "clipool"
@@ -207,6 +209,7 @@ def test_arm_reads_through_az_resource_and_az_rest(az: Az, session: Session, inf
     assert az.json("group", "exists", "--name", "no-such-group") is False
     assert az.json("provider", "show", "--namespace", "Microsoft.Batch")["registrationState"] == "Registered"
     assert az.json("batch", "account", "show", "--name", name)["name"] == name  # found through the list
+    assert az.json("batch", "location", "quotas", "show", "--location", "eastus") == {"accountQuota": 50}
 
 
 def test_shared_key_auth_with_the_listed_keys(az: Az, session: Session, info: dict[str, Any]) -> None:

@@ -169,3 +169,8 @@ async def test_versions_azure_does_not_serve_are_refused(
     answer = await arm_get(info, credential, f"{info['account_id']}?api-version={version}")
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == code
+
+
+async def test_location_quotas(info: dict[str, Any], admin: AdminClient, mgmt: Any) -> None:
+    quotas = await mgmt.location.get_quotas("eastus")
+    assert quotas.account_quota == 50

@@ -264,3 +264,11 @@ async def test_enum_spellings_follow_each_plane(
     arm = await mgmt.pool.get(info["resource_group"], info["account_name"], "lowered")
     assert arm.start_task.user_identity.auto_user.scope == "Task"
     assert arm.start_task.user_identity.auto_user.elevation_level == "NonAdmin"
+
+
+async def test_supported_images(info: dict[str, Any], admin: AdminClient, batch: BatchClient) -> None:
+    images = [i async for i in batch.list_supported_images()]
+    assert "batch.node.ubuntu 24.04" in {i.node_agent_sku_id for i in images}
+    windows = [i async for i in batch.list_supported_images(filter="osType eq 'windows'")]
+    assert windows and {i.os_type for i in windows} == {bm.OSType.WINDOWS}
+    assert all(i.verification_type == bm.ImageVerificationType.VERIFIED for i in images)
