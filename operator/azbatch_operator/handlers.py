@@ -114,10 +114,17 @@ async def spec_changed(memo: kopf.Memo, **_: Any) -> None:
     _memory(memo).wakeup.set()
 
 
-@kopf.on.update(GROUP, VERSION, PLURAL, field=("metadata", "annotations", APPROVE_ANNOTATION))
-async def approval_changed(memo: kopf.Memo, **_: Any) -> None:
-    """An approval of a disruption (an adopted pool) is acted on at once, like a spec change."""
-    _memory(memo).wakeup.set()
+@kopf.on.event(GROUP, VERSION, PLURAL, annotations={APPROVE_ANNOTATION: kopf.PRESENT})
+async def approval_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """An approval of a disruption (an adopted pool) is acted on at once, like a spec change.
+
+    kopf's update handlers diff the spec only, so the watch events of annotated resources are
+    read here; the loop is woken once per new approval, not at every status write."""
+    memory = _memory(memo)
+    approval = body.metadata.annotations.get(APPROVE_ANNOTATION)
+    if approval != memory.approval_seen:
+        memory.approval_seen = approval
+        memory.wakeup.set()
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

@@ -1,0 +1,366 @@
+"""No lost work, end to end: the real operator against an emulator that behaves as Azure does.
+
+Each destructive step is one the user asked for, bounded and told: a new digest key recreates
+nothing; adoption takes ownership only until the user approves; one pool of an account is
+disrupted at a time; a pool that never converges is recreated once, then Stalled; drains hold to
+their timeout on Azure's side too; scale changes never fight a running resize; a revert while
+draining cancels; two operators never both act. Every test has a sandbox of its own, so the
+emulator's call counters belong to it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from azure.mgmt.batch import BatchManagementClient
+from operator_helpers import FAST, azure_pool, pool_id
+
+from azbatch_emulator.sdk import secret_credential
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, condition, pool_manifest, wait_until
+
+RESYNC = FAST["resync_interval"]
+
+
+@pytest.fixture
+def fresh() -> Iterator[Sandbox]:
+    with Sandbox(SandboxSettings(**FAST)) as running:
+        yield running
+
+
+def _extensions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    vmc = manifest["spec"]["deploymentConfiguration"]["virtualMachineConfiguration"]
+    extensions: list[dict[str, Any]] = vmc["extensions"]
+    return extensions
+
+
+def _bump_extension(manifest: dict[str, Any], version: str = "1.1") -> dict[str, Any]:
+    changed = copy.deepcopy(manifest)
+    _extensions(changed)[0]["typeHandlerVersion"] = version
+    return changed
+
+
+def _props(sandbox: Sandbox, name: str) -> dict[str, Any]:
+    """The pool's ARM properties as the SDK reads them ({} when there is no pool)."""
+    properties: dict[str, Any] = (azure_pool(sandbox, name) or {}).get("properties") or {}
+    return properties
+
+
+def _created(sandbox: Sandbox, name: str) -> str | None:
+    return _props(sandbox, name).get("creationTime")
+
+
+def _target(sandbox: Sandbox, name: str) -> int | None:
+    fixed = (_props(sandbox, name).get("scaleSettings") or {}).get("fixedScale") or {}
+    return fixed.get("targetDedicatedNodes")
+
+
+def _metadata(sandbox: Sandbox, name: str) -> dict[str, str]:
+    return {m["name"]: m["value"] for m in _props(sandbox, name).get("metadata") or []}
+
+
+def _writes(sandbox: Sandbox, method: str, route: str = "mgmt.pool") -> int:
+    return int(sandbox.admin.counters().get(f"{method} {route}", 0))
+
+
+def _events(sandbox: Sandbox, name: str) -> list[str]:
+    obj = sandbox.pool(name)
+    return [str(e.get("reason")) for e in sandbox.kube.events_for(obj)] if obj else []
+
+
+def _ready(sandbox: Sandbox, name: str, timeout: float = 60) -> dict[str, Any]:
+    return sandbox.wait_for_condition(name, "Ready", timeout=timeout)
+
+
+def _converged(sandbox: Sandbox, name: str) -> bool:
+    obj = sandbox.pool(name) or {}
+    status = obj.get("status") or {}
+    generation = (obj.get("metadata") or {}).get("generation")
+    return (
+        condition(obj, "Ready").get("status") == "True"
+        and not status.get("recreate")
+        and status.get("observedGeneration") == generation
+    )
+
+
+# --- a key change is never a spec change ------------------------------------------------------------
+
+
+def test_another_digest_key_rerecords_digests_and_recreates_nothing(fresh: Sandbox) -> None:
+    fresh.kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "ext", "namespace": "default"},
+            "stringData": {"protected": json.dumps({"token": "t0p-s3cret"})},
+        }
+    )
+    with_secret = pool_manifest("key-secret")
+    _extensions(with_secret)[0]["protectedSettings"] = {"secretKeyRef": {"name": "ext", "key": "protected"}}
+    for manifest in (with_secret, pool_manifest("key-plain")):
+        fresh.kube.apply(manifest)
+    before = {name: _created(fresh, name) for name in ("key-secret", "key-plain")}
+    for name in before:
+        _ready(fresh, name)
+        before[name] = _created(fresh, name)
+
+    fresh.stop_operator()
+    (fresh.workdir / "digest.key").write_text(secrets.token_hex(32), encoding="utf-8")
+    fresh.admin.reset_counters()
+    fresh.start_operator()
+
+    wait_until(
+        lambda: "DigestKeyChanged" in _events(fresh, "key-secret"), timeout=30, what="DigestKeyChanged"
+    )
+    time.sleep(2 * RESYNC + 1)
+    assert _writes(fresh, "PUT") == 0
+    assert _writes(fresh, "DELETE") == 0
+    assert {name: _created(fresh, name) for name in before} == before
+    assert "DigestKeyChanged" not in _events(fresh, "key-plain")  # no secret: nothing to re-record
+    for name in before:
+        assert _converged(fresh, name), name
+
+
+# --- adoption takes ownership and nothing else -------------------------------------------------------
+
+
+def _management(sandbox: Sandbox) -> BatchManagementClient:
+    info = sandbox.info
+    return BatchManagementClient(
+        secret_credential(info),
+        info["subscription_id"],
+        base_url=info["management_endpoint"],
+        connection_verify=info["ca_bundle"],
+    )
+
+
+def test_an_adopted_pool_is_only_tagged_until_the_user_approves_its_recreate(fresh: Sandbox) -> None:
+    manifest = pool_manifest("adopted")
+    body = {"properties": {k: v for k, v in manifest["spec"].items() if k not in ("account",)}}
+    info = fresh.info
+    with _management(fresh) as client:  # a pool someone made by hand, with the old extension version
+        client.pool.create(info["resource_group"], info["account_name"], "adopted", body)
+    wait_until(lambda: _props(fresh, "adopted").get("allocationState") == "Steady", timeout=60)
+    created = _created(fresh, "adopted")
+
+    changed = _bump_extension(manifest)
+    changed["spec"]["policy"] = {"adopt": True}
+    fresh.kube.apply(changed)
+    obj = fresh.wait_for_condition("adopted", "Stalled", reason="ApprovalRequired", timeout=60)
+    message = condition(obj, "Stalled")["message"]
+    assert "azbatch.dev/approve-disruption=" in message and "monitor" in message
+    time.sleep(2 * RESYNC)
+    assert _created(fresh, "adopted") == created
+    assert _target(fresh, "adopted") == 2
+    assert _metadata(fresh, "adopted")["azbatch.dev/adopted"] == "true"
+    assert _writes(fresh, "DELETE") == 0
+
+    generation = (fresh.pool("adopted") or {})["metadata"]["generation"]
+    fresh.kube.patch(
+        changed, {"metadata": {"annotations": {"azbatch.dev/approve-disruption": str(generation)}}}
+    )
+    wait_until(
+        lambda: _converged(fresh, "adopted") and _created(fresh, "adopted") != created,
+        timeout=90,
+        what="adopted pool recreated after approval",
+    )
+    assert _writes(fresh, "DELETE") == 1
+    assert "azbatch.dev/adopted" not in _metadata(fresh, "adopted")
+
+
+# --- the disruption budget ---------------------------------------------------------------------------
+
+
+def test_one_pool_of_an_account_is_recreated_at_a_time(fresh: Sandbox) -> None:
+    names = ("budget-a", "budget-b", "budget-c")
+    manifests = [pool_manifest(name) for name in names]
+    for manifest in manifests:
+        fresh.kube.apply(manifest)
+    for name in names:
+        _ready(fresh, name)
+    created = {name: _created(fresh, name) for name in names}
+    for manifest in manifests:
+        fresh.kube.apply(_bump_extension(manifest))
+
+    most = 0
+    waited: set[str] = set()
+
+    def all_recreated() -> bool:
+        nonlocal most
+        objects = [fresh.pool(name) or {} for name in names]
+        most = max(most, sum(1 for o in objects if (o.get("status") or {}).get("recreate")))
+        for name, obj in zip(names, objects, strict=True):
+            if condition(obj, "Reconciling").get("reason") == "WaitingForDisruptionBudget":
+                waited.add(name)
+        return all(_converged(fresh, n) and _created(fresh, n) != created[n] for n in names)
+
+    wait_until(all_recreated, timeout=180, interval=0.05, what="three pools recreated")
+    assert most == 1
+    assert len(waited) >= 2
+    assert _writes(fresh, "DELETE") == 3
+
+
+# --- the non-convergence brake ---------------------------------------------------------------------
+
+
+def test_an_echoed_default_the_operator_does_not_know_stops_after_one_recreate(fresh: Sandbox) -> None:
+    fresh.kube.apply(pool_manifest("echoes"))
+    _ready(fresh, "echoes")
+    fresh.admin.reset_counters()
+    fresh.admin.add_echoed_default(
+        "deploymentConfiguration.virtualMachineConfiguration.licenseType", "Windows_Server", pool="echoes"
+    )
+    obj = fresh.wait_for_condition("echoes", "Stalled", reason="NotConverging", timeout=120)
+    assert "licenseType" in condition(obj, "Stalled")["message"]
+    time.sleep(3 * RESYNC)
+    assert _writes(fresh, "DELETE") <= 1
+    assert _writes(fresh, "PUT") <= 1
+    assert "NotConverging" in _events(fresh, "echoes")
+
+
+# --- drains hold --------------------------------------------------------------------------------------
+
+
+def _drained_recreate(sandbox: Sandbox, name: str, timeout: str, busy_minutes: float) -> dict[str, int]:
+    manifest = pool_manifest(name, policy={"drain": {"timeout": timeout}})
+    sandbox.kube.apply(manifest)
+    _ready(sandbox, name)
+    created = _created(sandbox, name)
+    busy = sandbox.admin.busy_nodes(pool_id(sandbox, name), busy_minutes * 60)
+    assert len(busy) == 2
+    sandbox.admin.reset_counters()
+    sandbox.kube.apply(_bump_extension(manifest))
+    wait_until(
+        lambda: _converged(sandbox, name) and _created(sandbox, name) != created,
+        timeout=120,
+        what=f"{name} recreated",
+    )
+    assert _writes(sandbox, "DELETE") == 1
+    return sandbox.admin.task_counts(pool_id(sandbox, name))
+
+
+def test_a_drain_within_its_timeout_loses_no_task(fresh: Sandbox) -> None:
+    counts = _drained_recreate(fresh, "drain-long", "PT60M", busy_minutes=40)
+    assert counts == {"tasks_requeued": 0, "tasks_terminated": 0}
+
+
+def test_at_the_drain_timeout_the_recreate_goes_on_and_azure_requeues_the_tasks(fresh: Sandbox) -> None:
+    counts = _drained_recreate(fresh, "drain-short", "PT20M", busy_minutes=40)
+    assert counts["tasks_requeued"] == 2 and counts["tasks_terminated"] == 0
+    assert "DrainTimedOut" in _events(fresh, "drain-short")
+
+
+def test_scale_to_zero_with_busy_nodes_is_bounded_by_the_drain_timeout(fresh: Sandbox) -> None:
+    name = "s2z-busy"
+    manifest = pool_manifest(name, policy={"updateStrategy": "ScaleToZero", "drain": {"timeout": "PT20M"}})
+    fresh.kube.apply(manifest)
+    _ready(fresh, name)
+    created = _created(fresh, name)
+    fresh.admin.busy_nodes(pool_id(fresh, name), 10 * 3600)  # longer than anyone would wait
+    changed = copy.deepcopy(manifest)
+    changed["spec"]["vmSize"] = "STANDARD_D4S_V3"
+    fresh.kube.apply(changed)
+    wait_until(
+        lambda: (
+            _converged(fresh, name)
+            and str(_props(fresh, name).get("vmSize", "")).lower() == "standard_d4s_v3"
+        ),
+        timeout=120,
+        what="scaled to zero, patched and scaled back",
+    )
+    assert _created(fresh, name) == created
+    assert fresh.admin.task_counts(pool_id(fresh, name))["tasks_requeued"] == 2
+    assert "DrainTimedOut" in _events(fresh, name)
+
+
+# --- resizes are not fought ---------------------------------------------------------------------------
+
+
+def test_a_scale_change_during_a_long_resize_stops_it_and_live_fields_still_apply(fresh: Sandbox) -> None:
+    name = "long-resize"
+    fresh.admin.script_allocation(4 * 3600, pool=name)  # simulated hours: still resizing throughout
+    manifest = pool_manifest(name)
+    fresh.kube.apply(manifest)
+    wait_until(lambda: _created(fresh, name) is not None, timeout=30, what="pool created")
+    fresh.admin.reset_counters()
+    changed = copy.deepcopy(manifest)
+    changed["spec"]["scaleSettings"] = {"fixedScale": {"targetDedicatedNodes": 3}}
+    changed["spec"]["metadata"] = [{"name": "team", "value": "render"}]
+    fresh.kube.apply(changed)
+
+    wait_until(
+        lambda: _metadata(fresh, name).get("team") == "render",
+        timeout=30,
+        what="metadata patched while the pool resizes",
+    )
+    wait_until(
+        lambda: _target(fresh, name) == 3,
+        timeout=60,
+        what="the new target, after stopResize",
+    )
+    counts = fresh.admin.counters()
+    assert counts.get("POST mgmt.pool.stopResize", 0) >= 1
+    # No 409 PoolBeingResized retry loop: a handful of PATCHes, not one per requeue.
+    assert counts.get("PATCH mgmt.pool", 0) <= 4, counts
+
+
+# --- cancel ------------------------------------------------------------------------------------------
+
+
+def test_a_revert_while_draining_cancels_the_recreate_and_restores_the_scale(fresh: Sandbox) -> None:
+    name = "revert"
+    manifest = pool_manifest(name, policy={"drain": {"timeout": "PT60M"}})
+    fresh.kube.apply(manifest)
+    _ready(fresh, name)
+    created = _created(fresh, name)
+    fresh.admin.busy_nodes(pool_id(fresh, name), 10 * 3600)
+    fresh.admin.reset_counters()
+    fresh.kube.apply(_bump_extension(manifest))
+    fresh.wait_for_condition(name, "Reconciling", reason="RecreatingDraining", timeout=30)
+    fresh.kube.apply(manifest)  # the typo reverted
+    wait_until(
+        lambda: _converged(fresh, name) and _target(fresh, name) == 2,
+        timeout=90,
+        what="recreate cancelled and the scale restored",
+    )
+    assert _writes(fresh, "DELETE") == 0
+    assert _created(fresh, name) == created
+    assert "RecreateCancelled" in _events(fresh, name)
+
+
+# --- one actor -----------------------------------------------------------------------------------------
+
+
+def test_two_operators_with_default_settings_never_both_write() -> None:
+    settings = SandboxSettings(**{**FAST, "operator_in_process": False})
+    with Sandbox(settings) as running:
+        config_file = running.workdir / "operator.yaml"
+        config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        config.pop("leaderElection")  # the default: leader election on
+        config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+        running.stop_operator()
+        first = running.spawn_operator_replica("one")
+        time.sleep(3)
+        second = running.spawn_operator_replica("two")
+        try:
+            running.kube.apply(pool_manifest("one-actor"))
+            _ready(running, "one-actor")
+            time.sleep(2 * RESYNC)
+            assert _writes(running, "PUT") == 1
+        finally:
+            for process in (second, first):  # the standby first: it must not take over and act
+                process.terminate()
+                process.wait(timeout=30)
+        logs = {
+            who: (running.workdir / f"operator-{who}.log").read_text(encoding="utf-8")
+            for who in ("one", "two")
+        }
+        assert "azure write" in logs["one"]
+        assert "azure write" not in logs["two"]
+        assert "standing by" in logs["two"]
