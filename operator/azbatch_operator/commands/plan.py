@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -24,10 +25,19 @@ from azbatch_operator.cloud.clients import AccountRef, AzureClients, CloudEndpoi
 from azbatch_operator.cloud.credentials import build_credential
 from azbatch_operator.cloud.errors import AzureCallError
 from azbatch_operator.cloud.pools import PoolGateway
+from azbatch_operator.convergence import APPROVE_ANNOTATION
 from azbatch_operator.error_policy import classify
 from azbatch_operator.logs import redact
 from azbatch_operator.models import BatchPool, ManifestError, load_manifests, secrets_from_documents
-from azbatch_operator.planning import Action, ActionType, Plan, decide_ownership, plan
+from azbatch_operator.planning import (
+    Action,
+    ActionType,
+    OwnershipDecision,
+    Plan,
+    adopt,
+    decide_ownership,
+    plan,
+)
 from azbatch_operator.rendering import ObservedPool, SecretValueError, observe_pool, render_pool
 from azbatch_operator.validation import has_errors, validate_manifest
 
@@ -219,11 +229,21 @@ def _plan(args: argparse.Namespace) -> Plan:
         )
     except SecretValueError as error:
         raise InputError(str(error)) from None
-    if args.owner and observed is not None:
-        ownership = decide_ownership(observed.owner, args.owner, adopt=resource.spec.policy.adopt)
-        if not ownership.allowed:
+    if observed is not None:
+        ownership = decide_ownership(observed.owner, owner, adopt=resource.spec.policy.adopt)
+        if args.owner and not ownership.allowed:
             return Plan((Action(ActionType.NONE, reasons=(f"{ownership.reason}: {ownership.message}",)),))
-    return plan(desired, observed, resource.spec.policy)
+        if ownership.decision is OwnershipDecision.ADOPT:
+            return adopt(desired, observed, resource.spec.policy)  # what the operator does first
+    result = plan(desired, observed, resource.spec.policy)
+    destructive = {ActionType.RECREATE, ActionType.SCALE_TO_ZERO}
+    if observed is not None and observed.adopted and any(a.type in destructive for a in result.actions):
+        note = (
+            "this pool was adopted: the operator waits for your approval of this disruption: kubectl "
+            f"annotate batchpool {resource.metadata.name} {APPROVE_ANNOTATION}=<metadata.generation>"
+        )
+        result = replace(result, notes=(*result.notes, note))
+    return result
 
 
 def _assumed_owner(resource: BatchPool, observed: ObservedPool | None) -> str:

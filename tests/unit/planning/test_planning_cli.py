@@ -213,3 +213,22 @@ def test_a_pool_owned_by_someone_else_is_left_untouched(
     )
     assert code == 0
     assert "OwnedByAnother" in out and OWNER in out
+
+
+def test_an_unowned_pool_with_adopt_plans_ownership_only_and_says_what_needs_approval(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observed = json.loads(_observed(tmp_path).read_text())
+    observed["properties"]["metadata"] = []  # made by hand: no owner marker, no digests
+    vmc = observed["properties"]["deploymentConfiguration"]["virtualMachineConfiguration"]
+    vmc["extensions"][0]["typeHandlerVersion"] = "2.0"  # differs from the spec: only a recreate applies it
+    (tmp_path / "observed.json").write_text(json.dumps(observed))
+    spec = {**SPEC, "policy": {"adopt": True}}
+    code, out, _ = _run(
+        capsys, "-f", _manifest(tmp_path, spec), "--observed", tmp_path / "observed.json", "--output", "json"
+    )
+    result = json.loads(out)
+    assert code == 2
+    assert [(a["type"], a["fields"]) for a in result["actions"]] == [("patch", ["metadata"])]
+    notes = " ".join(result["notes"])
+    assert "recreate" in notes and "azbatch.dev/approve-disruption" in notes
