@@ -364,3 +364,17 @@ def test_two_operators_with_default_settings_never_both_write() -> None:
         assert "azure write" in logs["one"]
         assert "azure write" not in logs["two"]
         assert "standing by" in logs["two"]
+
+
+def test_deleting_the_batchpool_drains_before_the_pool_is_deleted(fresh: Sandbox) -> None:
+    name = "delete-drains"
+    manifest = pool_manifest(name, policy={"drain": {"timeout": "PT60M"}})
+    fresh.kube.apply(manifest)
+    _ready(fresh, name)
+    fresh.admin.busy_nodes(pool_id(fresh, name), 30 * 60)
+    fresh.admin.reset_counters()
+    fresh.kube.delete(manifest)
+    wait_until(lambda: fresh.pool(name) is None, timeout=120, what="BatchPool gone after the drain")
+    assert _created(fresh, name) is None
+    assert fresh.admin.task_counts(pool_id(fresh, name)) == {"tasks_requeued": 0, "tasks_terminated": 0}
+    assert _writes(fresh, "DELETE") == 1

@@ -12,6 +12,7 @@ from planning_helpers import RECREATE, SCALE_TO_ZERO, observe, render, types
 from strategies import ACCOUNT, OWNER, azure_echo
 
 from azbatch_operator import planning, rendering
+from azbatch_operator.models import Policy
 from azbatch_operator.planning import ActionType, OwnershipDecision, decide_ownership, extension_field
 
 FIXTURES = Path(__file__).parents[1] / "rendering" / "fixtures"
@@ -419,3 +420,23 @@ def test_unowned_without_adoption_says_how_to_adopt() -> None:
 
 def test_action_types_are_the_cli_names() -> None:
     assert [t.value for t in ActionType] == ["none", "create", "patch", "resize", "scale_to_zero", "recreate"]
+
+
+def test_removing_scale_settings_drains_the_nodes_as_the_policy_says() -> None:
+    spec = _spec()
+    del spec["scaleSettings"]
+    result = planning.plan(render(spec, SECRETS), _pool(), RECREATE)
+    assert types(result) == ["patch"]
+    patch = result.actions[0].patch
+    assert patch is not None
+    assert patch["properties"]["scaleSettings"] == {
+        "fixedScale": {
+            "targetDedicatedNodes": 0,
+            "targetLowPriorityNodes": 0,
+            "nodeDeallocationOption": "TaskCompletion",
+            "resizeTimeout": "PT30M",
+        }
+    }
+    no_drain = planning.plan(render(spec, SECRETS), _pool(), Policy(drain={"enabled": False}))
+    fixed = no_drain.actions[0].patch["properties"]["scaleSettings"]["fixedScale"]  # type: ignore[index]
+    assert fixed["nodeDeallocationOption"] == "Requeue" and "resizeTimeout" not in fixed
