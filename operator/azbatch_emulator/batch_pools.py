@@ -83,14 +83,6 @@ _SAME = (
     "upgradePolicy",
     "resourceTags",
 )
-_SCALE_KEYS = (
-    "targetDedicatedNodes",
-    "targetLowPriorityNodes",
-    "resizeTimeout",
-    "enableAutoScale",
-    "autoScaleFormula",
-    "autoScaleEvaluationInterval",
-)
 
 
 def _recase(value: Any, table: dict[str, dict[str, str]]) -> Any:
@@ -198,8 +190,28 @@ def _count(value: Any) -> Any:
     return value
 
 
+def _conflicting(name: str, reason: str) -> ServiceError:
+    return ServiceError(
+        400,
+        "InvalidPropertyValue",
+        "The value provided for one of the properties in the request body is invalid.",
+        details=[("PropertyName", name), ("Reason", reason)],
+    )
+
+
 def scale_settings(body: dict[str, Any]) -> dict[str, Any]:
-    """ARM `scaleSettings` from the data plane's flat scale properties."""
+    """ARM `scaleSettings` from the data plane's flat scale properties.
+
+    As the service documents: with enableAutoScale the targets must not be given, and without it
+    the formula and evaluation interval must not be."""
+    if body.get("enableAutoScale"):
+        for key in ("targetDedicatedNodes", "targetLowPriorityNodes"):
+            if body.get(key) is not None:
+                raise _conflicting(key, "must not be specified when enableAutoScale is true")
+    else:
+        for key in ("autoScaleFormula", "autoScaleEvaluationInterval"):
+            if body.get(key) is not None:
+                raise _conflicting(key, "must not be specified when enableAutoScale is false")
     if body.get("enableAutoScale"):
         if not body.get("autoScaleFormula"):
             raise missing_property("autoScaleFormula")
@@ -553,9 +565,7 @@ class BatchPoolsApi:
     async def patch_pool(self, request: web.Request) -> web.Response:
         account, pool = self._pool(request)
         body = await self._body(request)
-        props = arm_properties(body, account, scale=False)
-        if any(key in body for key in _SCALE_KEYS):
-            props["scaleSettings"] = scale_settings({**self._current_scale(pool), **body})
+        props = arm_properties(body, account, scale=False)  # scale changes are resize / enableautoscale
         pool = self.store.patch_pool(
             account,
             pool.name,
@@ -590,11 +600,6 @@ class BatchPoolsApi:
             if_none_match=None,
         )
         return self._empty(204, pool, account)
-
-    def _current_scale(self, pool: Pool) -> dict[str, Any]:
-        now = self.emu.clock.now()
-        current = batch_pool(pool, now, "", None)
-        return {k: current[k] for k in _SCALE_KEYS if k in current}
 
     async def resize(self, request: web.Request) -> web.Response:
         account, pool = self._pool(request)

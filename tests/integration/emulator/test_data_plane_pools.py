@@ -272,3 +272,21 @@ async def test_supported_images(info: dict[str, Any], admin: AdminClient, batch:
     windows = [i async for i in batch.list_supported_images(filter="osType eq 'windows'")]
     assert windows and {i.os_type for i in windows} == {bm.OSType.WINDOWS}
     assert all(i.verification_type == bm.ImageVerificationType.VERIFIED for i in images)
+
+
+async def test_autoscale_and_targets_are_exclusive_at_create(
+    info: dict[str, Any], admin: AdminClient, batch: BatchClient
+) -> None:
+    both = pool_options("both", nodes=2, enable_auto_scale=True, auto_scale_formula="$TargetDedicatedNodes=1")
+    assert await code_of(batch.create_pool(both)) == (400, "InvalidPropertyValue")
+    stray = pool_options("stray", nodes=1, auto_scale_formula="$TargetDedicatedNodes=1")
+    assert await code_of(batch.create_pool(stray)) == (400, "InvalidPropertyValue")
+    auto = bm.BatchPoolCreateOptions(
+        id="auto-only",
+        vm_size="STANDARD_D2S_V3",
+        virtual_machine_configuration=pool_options("x").virtual_machine_configuration,
+        enable_auto_scale=True,
+        auto_scale_formula="$TargetDedicatedNodes=1",
+    )
+    await batch.create_pool(auto)
+    assert (await batch.get_pool("auto-only")).target_dedicated_nodes == 1
