@@ -183,7 +183,9 @@ async def reconcile(
     try:
         outcome = await _reconcile(runtime, memory, body, ident, previous, events, log)
     except AzureCallError as error:
-        outcome = _azure_failure(memory, error, previous, runtime.credential_summary)
+        outcome = _azure_failure(
+            memory, error, previous, runtime.credential_summary, resync=runtime.config.resync_interval
+        )
     new_status = build_status(previous, outcome.report, generation=ident.generation, now=_iso(runtime.now()))
     if status_changed(previous, new_status):
         await runtime.kube.patch_status(ident.namespace, ident.name, new_status)
@@ -576,7 +578,12 @@ def _keeping_flows(
 
 
 def _azure_failure(
-    memory: PoolMemory, error: AzureCallError, previous: Mapping[str, Any], credentials: str
+    memory: PoolMemory,
+    error: AzureCallError,
+    previous: Mapping[str, Any],
+    credentials: str,
+    *,
+    resync: float,
 ) -> _Outcome:
     verdict = classify(error.status, error.code)
     memory.fresh = True
@@ -585,7 +592,9 @@ def _azure_failure(
         message = f"{text} {verdict.hint}".strip()
         if verdict.reason == "AuthenticationFailed" and credentials:
             message += f" Credentials tried: {credentials}."
-        return _stalled(verdict.reason, message, previous, requeue=verdict.delay)
+        # A missing subscription, group or account may be created by someone: look again every interval.
+        requeue = min(verdict.delay, resync) if error.missing else verdict.delay
+        return _stalled(verdict.reason, message, previous, requeue=requeue)
     delay = retry_delay(verdict, retry_after=error.retry_after, attempt=memory.retries)
     memory.retries += 1
     progress = Progress(Phase.RECONCILING, verdict.reason, f"Retrying in {int(delay)}s: {text}")

@@ -66,6 +66,18 @@ def test_a_missing_parent_stalls_naming_it(sandbox: Sandbox, case: str) -> None:
     sandbox.kube.wait_for(manifest, lambda o: o is None, "deleted", timeout=60)
 
 
+def test_a_stalled_pool_is_created_once_its_account_exists(sandbox: Sandbox) -> None:
+    """Nothing wakes the pool when someone creates the account: it looks again every resync interval."""
+    manifest = pool_manifest("late-account")
+    manifest["spec"]["account"] = {**emulator_account(), "accountName": "lateacct"}
+    sandbox.kube.apply(manifest)
+    sandbox.wait_for_condition("late-account", "Stalled", timeout=60, reason="AccountNotFound")
+    sandbox.admin.create_account("lateacct", subscription_id=SUB, resource_group="azbatch-emulator")
+    sandbox.wait_for_condition("late-account", "Ready", timeout=60)  # the sandbox's interval is 2 s
+    sandbox.kube.delete(manifest)
+    sandbox.kube.wait_for(manifest, lambda o: o is None, "deleted", timeout=60)
+
+
 def _example_with(tmp_path: Path, change: dict[str, str]) -> Path:
     documents = list(yaml.safe_load_all(EXAMPLE.read_text()))
     for document in documents:
