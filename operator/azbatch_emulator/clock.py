@@ -39,6 +39,8 @@ CALENDAR_FILE = "calendar.json"
 _CURRENT: contextvars.ContextVar[SimClock | None] = contextvars.ContextVar(
     "azbatch_emulator_clock", default=None
 )
+# Where no clock was read in this context yet: the clock made last (a process runs one emulator).
+_LATEST: list[SimClock] = []
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class SimClock:
         self._origin_real = time.monotonic()
         self._paused_at: float | None = None
         self._begin_stretch(start, wall)
+        _LATEST[:] = [self]
 
     # -- simulated time ---------------------------------------------------------------------
 
@@ -175,8 +178,8 @@ class SimClock:
 
 def iso(t: float) -> str:
     """Simulated instant `t` as a timestamp on the calendar of the clock last read in this context
-    (`SimClock.now`); without one, `t` is taken as a wall-clock instant."""
-    clock = _CURRENT.get()
+    (`SimClock.now`), else of the clock made last; without any, `t` is taken as a wall-clock instant."""
+    clock = _CURRENT.get() or (_LATEST[0] if _LATEST else None)
     return _format(t if clock is None else clock.wall(t))
 
 

@@ -8,6 +8,7 @@ hours after `status.recreate.started` that the operator wrote in real time.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import re
@@ -115,6 +116,16 @@ def test_client_timestamps_are_read_on_the_same_calendar(fake_time: FakeTime) ->
     assert sim.parse("2027-01-15T08:00:00+00:00") == pytest.approx(
         sim.simulated(dt.datetime(2027, 1, 15, 8, tzinfo=dt.UTC).timestamp())
     )
+
+
+def test_iso_renders_on_the_calendar_even_before_a_clock_was_read_in_this_context(
+    fake_time: FakeTime,
+) -> None:
+    sim = SimClock(60.0)
+    fake_time.sleep(60)
+    now = sim.now()
+    fresh = contextvars.Context()  # a task that never read the clock
+    assert fresh.run(clock.iso, now) == sim.iso(now)
 
 
 # -- a real emulator over HTTPS --------------------------------------------------------------------
