@@ -251,6 +251,7 @@ def validate_pool_properties(props: Any, *, timings: Timings) -> None:
     if inc not in ("Enabled", "Disabled"):
         raise invalid_value("properties.interNodeCommunication", inc, "must be 'Enabled' or 'Disabled'.")
     _validate_user_accounts(props.get("userAccounts"))
+    _validate_mounts(props.get("mountConfiguration"))
     _validate_network(props.get("networkConfiguration"))
     _validate_upgrade_policy(props.get("upgradePolicy"), vmc)
 
@@ -293,6 +294,35 @@ def _validate_user_accounts(accounts: Any) -> None:
                 "uid/gid",
                 "uid and gid must be specified together or not at all.",
             )
+
+
+MOUNT_KINDS = (
+    "azureBlobFileSystemConfiguration",
+    "nfsMountConfiguration",
+    "cifsMountConfiguration",
+    "azureFileShareConfiguration",
+)
+
+
+def _validate_mounts(mounts: Any) -> None:
+    for index, mount in enumerate(_items(mounts)):
+        path = f"properties.mountConfiguration[{index}]"
+        kinds = [kind for kind in MOUNT_KINDS if mount.get(kind) is not None]
+        if len(kinds) != 1:
+            raise invalid_value(
+                path, "+".join(kinds) or "none", "exactly one file system configuration must be specified."
+            )
+        blob = mount.get("azureBlobFileSystemConfiguration")
+        if isinstance(blob, dict):
+            credentials = [
+                k for k in ("accountKey", "sasKey", "identityReference") if blob.get(k) is not None
+            ]
+            if len(credentials) != 1:
+                raise invalid_value(
+                    f"{path}.azureBlobFileSystemConfiguration",
+                    "+".join(credentials) or "none",
+                    "exactly one of accountKey, sasKey and identityReference must be specified.",
+                )
 
 
 def _validate_network(network: Any) -> None:

@@ -28,6 +28,11 @@ MARKETPLACE = {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "se
 GALLERY = "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/galleries/g/images/i/versions/1"
 
 
+NFS = {"source": "nfs://10.0.0.4/exports", "relativeMountPath": "nfs"}
+CIFS = {"userName": "u", "source": "//10.0.0.5/share", "relativeMountPath": "cifs", "password": SECRET}
+BLOB = {"accountName": "acct", "containerName": "data", "relativeMountPath": "blob"}
+
+
 def _without(mapping: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if k != key}
 
@@ -181,6 +186,17 @@ EDITS: list[tuple[str, list[Any]]] = [
         ],
     ),
     ("spec.taskSlotsPerNode", [DELETE, 1, 256]),
+    (
+        "spec.mountConfiguration",
+        [
+            [{"nfsMountConfiguration": NFS}],
+            [{}],
+            [{"nfsMountConfiguration": NFS, "cifsMountConfiguration": CIFS}],
+            [{"azureBlobFileSystemConfiguration": {**BLOB, "accountKey": SECRET}}],
+            [{"azureBlobFileSystemConfiguration": BLOB}],
+            [{"azureBlobFileSystemConfiguration": {**BLOB, "accountKey": SECRET, "sasKey": SECRET}}],
+        ],
+    ),
 ]
 
 
@@ -284,6 +300,18 @@ CASES: list[tuple[str, str, Any, str]] = [
         f"{VMC}.extensions.0.provisionAfterExtensions",
         "provision-after-unknown",
         ["nope"],
+        "InvalidPropertyValue",
+    ),
+    (
+        "spec.mountConfiguration",
+        "mount-of-two-kinds",
+        [{"nfsMountConfiguration": NFS, "cifsMountConfiguration": CIFS}],
+        "InvalidPropertyValue",
+    ),
+    (
+        "spec.mountConfiguration",
+        "blob-without-credential",
+        [{"azureBlobFileSystemConfiguration": BLOB}],
         "InvalidPropertyValue",
     ),
 ]
