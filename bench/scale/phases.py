@@ -371,9 +371,11 @@ def health_run(nodes: int, profile: Profile, log: Any = print) -> dict[str, Any]
         seen = sandbox.wait_for_condition(
             name, "ExtensionsHealthy", "False", timeout=profile.timeout * profile.health_time_scale
         )
-        now = sandbox.admin.now()
+        # The failure's time is a wall-clock instant (the emulator's timestamps are, at any time
+        # scale: docs/emulator.md, "Time"), so the delay is measured on the wall clock.
+        now = time.time()
         failed_at = _first_failure_time(seen)
-        detection = (now - failed_at) / profile.health_time_scale if failed_at is not None else None
+        detection = now - failed_at if failed_at is not None else None
         if detection is not None:
             log(f"  health: failing extension seen {detection:.2f} s after it failed")
     return {
