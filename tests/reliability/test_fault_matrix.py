@@ -48,7 +48,8 @@ STEPS: dict[str, tuple[tuple[str, ...], dict[str, int]]] = {
     "create": (("PUT",), {"PUT mgmt.pool": 1, "DELETE mgmt.pool": 0}),
     "patch": (("PATCH",), {"PUT mgmt.pool": 0, "DELETE mgmt.pool": 0}),
     "recreate": (("DELETE", "PUT"), {"PUT mgmt.pool": 1, "DELETE mgmt.pool": 1}),
-    "delete": (("DELETE",), {"PUT mgmt.pool": 0, "DELETE mgmt.pool": 1, "PATCH mgmt.pool": 0}),
+    # deletionPolicy Delete drains first: one shrink to zero (TaskCompletion), then one DELETE.
+    "delete": (("DELETE",), {"PUT mgmt.pool": 0, "DELETE mgmt.pool": 1, "PATCH mgmt.pool": 1}),
 }
 # The default run covers every fault and every step once; the whole product runs with -m slow.
 DEFAULT_CELLS = {
