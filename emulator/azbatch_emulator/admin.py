@@ -32,8 +32,9 @@ def _fault_body(
     pool: str | None,
     code: str | None,
     message: str | None,
+    node: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    body = {
         "route": route,
         "method": method,
         "status": status,
@@ -46,6 +47,9 @@ def _fault_body(
         "code": code,
         "message": message,
     }
+    if node is not None:
+        body["node"] = node
+    return body
 
 
 def _script_body(kind: str, **fields: Any) -> dict[str, Any]:
@@ -107,8 +111,10 @@ class AdminClient:
         pool: str | None = None,
         code: str | None = None,
         message: str | None = None,
+        node: str | None = None,
     ) -> dict[str, Any]:
-        """E.g. `inject_fault("mgmt.pool", "GET", 429, retry_after=1, count=1)`."""
+        """E.g. `inject_fault("mgmt.pool", "GET", 429, retry_after=1, count=1)`; `node` narrows a
+        data-plane node route to one node (`inject_fault("batch.nodeExtensions", node=...)`)."""
         body = _fault_body(
             route,
             method,
@@ -121,6 +127,7 @@ class AdminClient:
             pool=pool,
             code=code,
             message=message,
+            node=node,
         )
         result: dict[str, Any] = self._call("POST", "/faults", body)
         return result

@@ -270,6 +270,7 @@ def node_details(pool: Pool, now: float) -> list[dict[str, Any]]:
         details.append(
             {
                 "id": node.id,
+                "ordinal": node.ordinal,
                 "state": state,
                 "state_since": since,
                 "dedicated": node.dedicated,

@@ -295,7 +295,9 @@ class Emulator:
         return response
 
     async def _inject_fault(self, request: web.Request, route: str) -> None:
-        fault = self.faults.match(route, request.method, request.match_info.get("pool"))
+        fault = self.faults.match(
+            route, request.method, request.match_info.get("pool"), request.match_info.get("node")
+        )
         if fault is None:
             return
         if fault.latency:

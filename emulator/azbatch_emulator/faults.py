@@ -22,7 +22,8 @@ _ids = itertools.count(1)
 class Fault:
     """Answer matching requests with `status` (or drop the connection), after `latency` seconds.
 
-    `route` and `method` are shell-style patterns (`mgmt.*`, `*`); `pool` narrows to one pool name.
+    `route` and `method` are shell-style patterns (`mgmt.*`, `*`); `pool` narrows to one pool name,
+    `node` to one compute node id (data-plane node routes, e.g. `batch.nodeExtensions`).
     `count` limits how many requests are hit (None: unlimited); `probability` hits at random.
     `status` 0 with `latency` > 0 only delays the request.
     """
@@ -38,15 +39,20 @@ class Fault:
     latency: float = 0.0
     drop_connection: bool = False
     pool: str | None = None
+    node: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
     hits: int = 0
 
-    def matches(self, route: str, method: str, pool: str | None, rng: random.Random) -> bool:
+    def matches(
+        self, route: str, method: str, pool: str | None, rng: random.Random, node: str | None = None
+    ) -> bool:
         if self.count is not None and self.hits >= self.count:
             return False
         if not fnmatch.fnmatchcase(route, self.route) or not fnmatch.fnmatchcase(method, self.method.upper()):
             return False
         if self.pool is not None and (pool or "").lower() != self.pool.lower():
+            return False
+        if self.node is not None and (node or "").lower() != self.node.lower():
             return False
         return self.probability >= 1.0 or rng.random() < self.probability
 
@@ -106,11 +112,11 @@ class FaultBook:
     def clear(self) -> None:
         self.faults.clear()
 
-    def match(self, route: str, method: str, pool: str | None) -> Fault | None:
+    def match(self, route: str, method: str, pool: str | None, node: str | None = None) -> Fault | None:
         if not self.faults:
             return None
         for fault in self.faults:
-            if fault.matches(route, method, pool, self._rng):
+            if fault.matches(route, method, pool, self._rng, node):
                 fault.hits += 1
                 return fault
         return None

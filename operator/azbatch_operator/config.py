@@ -4,6 +4,7 @@
 resyncInterval: 60        # seconds between drift checks (one pool list per account per interval)
 healthInterval: 120       # seconds between extension-health observations of a pool
 healthNodeBudget: 10      # node extension views read per pool per observation (bounded cost)
+healthBurstBudget: 500    # views of nodes not yet seen settled, read per pool per health interval
 resizeRetryBackoff: 60    # seconds before resizing again after allocation stopped short (doubles)
 accountAllowlist:         # namespace -> Batch account ARM ids it may target ("*": every namespace)
   team-a: ["/subscriptions/.../resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/acct"]
@@ -61,6 +62,7 @@ class OperatorConfig:
     resync_interval: float = 60.0
     health_interval: float = 120.0
     health_node_budget: int = 10
+    health_burst_budget: int = 500
     active_requeue: float = 5.0
     resize_retry_backoff: float | None = None
     account_allowlist: Mapping[str, tuple[str, ...]] | None = None
@@ -83,6 +85,7 @@ class OperatorConfig:
             "resyncInterval",
             "healthInterval",
             "healthNodeBudget",
+            "healthBurstBudget",
             "activeRequeue",
             "resizeRetryBackoff",
             "accountAllowlist",
@@ -101,6 +104,7 @@ class OperatorConfig:
             "healthInterval",
             "activeRequeue",
             "healthNodeBudget",
+            "healthBurstBudget",
             "maxConcurrentRecreates",
             "stuckDeleteTimeout",
         ):
@@ -114,6 +118,7 @@ class OperatorConfig:
                 resync_interval=float(data.get("resyncInterval", 60)),
                 health_interval=float(data.get("healthInterval", 120)),
                 health_node_budget=int(data.get("healthNodeBudget", 10)),
+                health_burst_budget=int(data.get("healthBurstBudget", 500)),
                 active_requeue=float(data.get("activeRequeue", 5)),
                 resize_retry_backoff=(
                     float(data["resizeRetryBackoff"]) if data.get("resizeRetryBackoff") is not None else None

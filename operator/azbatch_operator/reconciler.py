@@ -77,6 +77,7 @@ class PoolMemory:
     fresh: bool = False
     records: dict[str, health.NodeRecord] = field(default_factory=dict)
     health_due: float = 0.0
+    burst_window: tuple[float, int] = (0.0, 0)  # (start, first-coverage reads spent in this health interval)
     verdict: ExtensionsVerdict | None = None
     resize_attempts: int = 0  # resizes after allocation stopped short, for this generation
     last_resize_at: float | None = None
@@ -530,13 +531,26 @@ async def _observe_health(
     if expected and observed.current_nodes > 0:
         try:
             nodes = await runtime.nodes.list_nodes(account, pool_name)
-            chosen = health.choose_nodes(nodes, memory.records, runtime.config.health_node_budget)
-            views = await runtime.nodes.extensions(account, pool_name, chosen)
+            burst = _burst_allowance(runtime, memory)
+            candidates = set(health.burst_candidates(nodes, memory.records)[:burst])
+            chosen = health.choose_nodes(
+                nodes, memory.records, runtime.config.health_node_budget, burst=burst
+            )
+            views, failed_reads = await runtime.nodes.extensions(account, pool_name, chosen)
         except AzureCallError as error:
             get_logger(pool=pool_name).warning("extension health not read", error=str(error))
             return None, memory.verdict
+        start, spent = memory.burst_window
+        memory.burst_window = (start, spent + len(candidates))
+        unreadable = {node_id: redact(error) for node_id, error in failed_reads.items()}
+        if unreadable:
+            get_logger(pool=pool_name).warning(
+                "extension views not read", nodes=len(unreadable), first=next(iter(unreadable.values()))
+            )
         inspected = {node_id: health.parse_node_extensions(raw) for node_id, raw in views.items()}
-        memory.records = health.remember(memory.records, nodes, inspected, now=_iso(runtime.now()))
+        memory.records = health.remember(
+            memory.records, nodes, inspected, now=_iso(runtime.now()), unreadable=unreadable
+        )
     else:
         memory.records = {}
     report = health.summarize(expected, memory.records, len(nodes))
@@ -547,6 +561,15 @@ async def _observe_health(
         events("Warning", "ExtensionFailed", report.verdict.message)
     memory.verdict = report.verdict
     return report.extensions, report.verdict
+
+
+def _burst_allowance(runtime: Runtime, memory: PoolMemory) -> int:
+    """First-coverage reads left in this health interval (`healthBurstBudget` per interval)."""
+    start, spent = memory.burst_window
+    now = runtime.monotonic()
+    if now - start >= runtime.config.health_interval:
+        memory.burst_window = start, spent = (now, 0)
+    return max(runtime.config.health_burst_budget - spent, 0)
 
 
 def _expected_extensions(spec: Any) -> list[health.ExpectedExtension]:

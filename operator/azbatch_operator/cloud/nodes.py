@@ -1,20 +1,25 @@
-"""Data-plane reads for extension health: node counts per account, node states, extension views."""
+"""Data-plane reads for node and extension health, and the one node write (remove nodes)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+from azure.batch.models import BatchNodeRemoveOptions
+
 from azbatch_operator.cloud.clients import AccountRef, AzureClients
-from azbatch_operator.cloud.errors import translate
-from azbatch_operator.health import NodeSummary
+from azbatch_operator.cloud.errors import AzureCallError, translate
+from azbatch_operator.health import NodeSummary, parse_node
 
 NodeCounts = dict[str, Any]
+# What the node list asks for: enough to say why a node fails, nothing per task.
+NODE_FIELDS = ["id", "state", "isDedicated", "startTaskInfo", "errors"]
 
 
 class NodeGateway:
-    def __init__(self, clients: AzureClients, *, concurrency: int = 8) -> None:
+    def __init__(self, clients: AzureClients, *, concurrency: int = 16) -> None:
         self._clients = clients
         self._limit = asyncio.Semaphore(concurrency)
 
@@ -31,28 +36,64 @@ class NodeGateway:
         return counts
 
     async def list_nodes(self, account: AccountRef, pool: str) -> list[NodeSummary]:
-        """Id and state of every node (1,000 per page): the cheap overview health sampling starts from."""
+        """Every node (1,000 per page) with its state and, for a failing node, Azure's cause: the
+        cheap overview node and extension health start from."""
         client = await self._clients.data(account)
         nodes: list[NodeSummary] = []
         try:
-            async for node in client.list_nodes(pool, select=["id", "state"]):
-                nodes.append(NodeSummary(str(node.id), str(node.state or "unknown")))
+            async for node in client.list_nodes(pool, select=NODE_FIELDS):
+                nodes.append(parse_node(node.as_dict()))
         except Exception as error:
             raise translate("GET nodes", error) from error
         return nodes
 
     async def extensions(
         self, account: AccountRef, pool: str, node_ids: Sequence[str]
-    ) -> dict[str, list[dict[str, Any]]]:
-        """Extension instance views of the chosen nodes, a few at a time."""
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+        """Extension instance views of the chosen nodes, a few at a time: (views by node, error by
+        node). One node's failed read costs that node only."""
         client = await self._clients.data(account)
 
-        async def one(node_id: str) -> tuple[str, list[dict[str, Any]]]:
+        async def one(node_id: str) -> list[dict[str, Any]]:
             async with self._limit:
                 try:
-                    items = [item.as_dict() async for item in client.list_node_extensions(pool, node_id)]
+                    return [item.as_dict() async for item in client.list_node_extensions(pool, node_id)]
                 except Exception as error:
                     raise translate("GET extensions", error) from error
-                return node_id, items
 
-        return dict(await asyncio.gather(*(one(node_id) for node_id in node_ids)))
+        results = await asyncio.gather(*(one(node_id) for node_id in node_ids), return_exceptions=True)
+        views: dict[str, list[dict[str, Any]]] = {}
+        errors: dict[str, str] = {}
+        for node_id, result in zip(node_ids, results, strict=True):
+            if isinstance(result, AzureCallError):
+                errors[node_id] = str(result)
+            elif isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result  # cancellation and the like are not a node's problem
+                errors[node_id] = f"{type(result).__name__}: {result}"
+            else:
+                views[node_id] = result
+        return views, errors
+
+    async def remove_nodes(
+        self,
+        account: AccountRef,
+        pool: str,
+        node_ids: Sequence[str],
+        *,
+        deallocation: str,
+        resize_timeout: timedelta | None = None,
+    ) -> None:
+        """`POST /pools/{pool}/removenodes` (at most 100 nodes; Azure refuses it while the pool resizes).
+
+        Sends the request and returns: the pool shows the removal as a resize, read on the next pass."""
+        client = await self._clients.data(account)
+        options = BatchNodeRemoveOptions(
+            node_ids=list(node_ids)[:100],
+            node_deallocation_option=deallocation.lower(),
+            resize_timeout=resize_timeout,
+        )
+        try:
+            await client.begin_remove_nodes(pool, options)
+        except Exception as error:
+            raise translate("POST removenodes", error) from error

@@ -123,3 +123,101 @@ def test_an_unknown_verdict_says_how_many_nodes_are_not_inspected_yet() -> None:
 
 def test_no_extensions_is_healthy() -> None:
     assert health.summarize([], {}, node_count=4).verdict.reason == "NoExtensions"
+
+
+def test_a_sub_status_at_error_level_fails_the_extension() -> None:
+    item = {
+        "vmExtension": {"name": "kv", "type": "KeyVaultForWindows"},
+        "instanceView": {
+            "name": "kv",
+            "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "message": "Enabled"}],
+            "subStatuses": [
+                {"code": "ComponentStatus/KeyVault/succeeded", "level": "Info", "message": "started"},
+                {
+                    "code": "ComponentStatus/CertificateDownload/failed",
+                    "level": "Error",
+                    "message": "403 Forbidden reading https://vault/secrets/cert",
+                },
+            ],
+        },
+    }
+    (report,) = health.parse_node_extensions([item])
+    assert report.provisioning is Provisioning.FAILED
+    assert report.code == "ComponentStatus/CertificateDownload/failed"
+    assert "403 Forbidden" in report.message
+
+
+def test_sub_statuses_alone_are_read_when_statuses_are_missing() -> None:
+    item = {
+        "vmExtension": {"name": "cs"},
+        "instanceView": {"subStatuses": [{"code": "ProvisioningState/succeeded", "level": "Info"}]},
+    }
+    (report,) = health.parse_node_extensions([item])
+    assert report.provisioning is Provisioning.SUCCEEDED
+
+
+def test_a_node_whose_read_fails_costs_that_node_only() -> None:
+    nodes = [NodeSummary(f"n{i}", "idle") for i in range(5)]
+    ok = health.parse_node_extensions([view("kv", "ProvisioningState/succeeded")])
+    bad = health.parse_node_extensions([view("kv", "ProvisioningState/failed/0", "no secret", "Error")])
+    inspected = {"n0": ok, "n1": ok, "n2": ok, "n3": bad}
+    records = health.remember({}, nodes, inspected, now="t", unreadable={"n4": "500 InternalServerError"})
+    report = health.summarize([KV], records, node_count=5)
+    assert report.extensions[0]["nodes"] == {"succeeded": 3, "failed": 1, "transitioning": 0, "total": 5}
+    assert report.verdict.status == "False"
+    assert "n3" in report.verdict.message and "could not be read" in report.verdict.message
+    # Without the failure, the verdict waits for the unreadable node and says why.
+    records = health.remember(records, nodes, {"n3": ok}, now="t2")
+    verdict = health.summarize([KV], records, node_count=5).verdict
+    assert verdict.status == "Unknown"
+    assert "node n4: 500 InternalServerError" in verdict.message
+    # A failing read is retried at the steady budget, never in the first-coverage burst.
+    assert "n4" not in health.burst_candidates(nodes, records)
+    assert "n4" in health.choose_nodes(nodes, records, budget=1)
+
+
+def test_first_coverage_of_a_thousand_nodes_takes_two_bursts() -> None:
+    nodes = [NodeSummary(f"n{i}", "idle") for i in range(1000)]
+    ok = health.parse_node_extensions([view("kv", "ProvisioningState/succeeded")])
+    records: dict[str, health.NodeRecord] = {}
+    for tick in range(2):
+        chosen = health.choose_nodes(nodes, records, budget=10, burst=500)
+        assert len(chosen) <= 510
+        records = health.remember(records, nodes, {n: ok for n in chosen}, now=f"t{tick}")
+    assert health.summarize([KV], records, node_count=1000).verdict.status == "True"
+    # Then the steady state: a bounded sample, nothing left for the burst.
+    assert health.burst_candidates(nodes, records) == []
+    assert len(health.choose_nodes(nodes, records, budget=10, burst=500)) == 10
+
+
+def test_the_burst_skips_nodes_not_up_and_rereads_transitioning_ones() -> None:
+    nodes = [NodeSummary("a", "starting"), NodeSummary("b", "idle"), NodeSummary("c", "idle")]
+    pending = health.parse_node_extensions([view("kv", "ProvisioningState/transitioning")])
+    ok = health.parse_node_extensions([view("kv", "ProvisioningState/succeeded")])
+    records = health.remember({}, nodes, {"b": pending, "c": ok}, now="t")
+    assert health.burst_candidates(nodes, records) == ["b"]
+
+
+def test_node_json_gives_the_cause_azure_reports() -> None:
+    node = health.parse_node(
+        {
+            "id": "tvm-1",
+            "state": "starttaskfailed",
+            "isDedicated": False,
+            "startTaskInfo": {
+                "exitCode": 3,
+                "failureInfo": {"category": "usererror", "code": "FailureExitCode", "message": "exit 3"},
+            },
+            "errors": [
+                {
+                    "code": "StartTaskFailed",
+                    "message": "start task failed",
+                    "errorDetails": [{"name": "Message", "value": "see stderr"}],
+                }
+            ],
+        }
+    )
+    assert node.dedicated is False
+    assert node.start_task_exit_code == 3
+    assert node.start_task_failure == health.NodeError("FailureExitCode", "exit 3")
+    assert node.errors[0].message == "start task failed (see stderr)"
