@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from azbatch_operator.conditions import Phase, Progress
+from azbatch_operator.disruption import BUDGET_REASON
 from azbatch_operator.draining import (
     DEFAULT_DRAIN_TIMEOUT,
     REQUEUE,
@@ -344,7 +345,7 @@ def waiting_for_budget(message: str, tunables: Tunables) -> Step:
     """The budget did not admit the destructive step: wait (and ask again) without writing."""
     return Step(
         StepKind.WAIT,
-        Progress(Phase.RECONCILING, "WaitingForDisruptionBudget", message),
+        Progress(Phase.RECONCILING, BUDGET_REASON, message),
         None,
         requeue_after=tunables.active_requeue,
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 DEFAULT_MAX_CONCURRENT: Final = 1
+BUDGET_REASON: Final = "WaitingForDisruptionBudget"  # the Reconciling reason of a pool in the queue
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class DisruptionBudget:
         """The pool is not in, nor waiting for, a destructive step (any more)."""
         self._holders.get(account, {}).pop(uid, None)
         self._waiting.get(account, {}).pop(uid, None)
+
+    def withdraw(self, uid: str) -> None:
+        """The pool stopped asking (its pass ended otherwise: stalled, invalid, reverted): it must not
+        hold up the pools queued behind it. A flow it holds is kept."""
+        for waiting in self._waiting.values():
+            waiting.pop(uid, None)
 
     def release_everywhere(self, uid: str) -> None:
         """The BatchPool is gone (or its account was edited): forget it in every account."""

@@ -41,7 +41,7 @@ from azbatch_operator.convergence import (
     unapplied,
     waiting_for_budget,
 )
-from azbatch_operator.disruption import DisruptionBudget
+from azbatch_operator.disruption import BUDGET_REASON, DisruptionBudget
 from azbatch_operator.draining import DrainRules
 from azbatch_operator.error_policy import Disposition, classify, retry_delay
 from azbatch_operator.kube.api import KubeGateway, SecretUnreadableError
@@ -187,6 +187,8 @@ async def reconcile(
         outcome = _azure_failure(
             memory, error, previous, runtime.credential_summary, resync=runtime.config.resync_interval
         )
+    if outcome.report.progress.reason != BUDGET_REASON:
+        runtime.budget.withdraw(ident.uid)
     new_status = build_status(previous, outcome.report, generation=ident.generation, now=_iso(runtime.now()))
     if status_changed(previous, new_status):
         await runtime.kube.patch_status(ident.namespace, ident.name, new_status)

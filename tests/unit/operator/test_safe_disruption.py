@@ -307,3 +307,13 @@ def test_the_budget_admits_one_pool_per_account_first_come_first_served() -> Non
     assert budget.request("acct", "b", "ns/b").admitted
     budget.hold("acct", "c", "ns/c")  # a flow under way (after a restart) keeps its place
     assert budget.holders("acct") == ("ns/b", "ns/c")
+
+
+def test_a_pool_that_stops_asking_does_not_hold_up_the_queue() -> None:
+    budget = DisruptionBudget(limit=1)
+    assert budget.request("acct", "a", "ns/a").admitted
+    assert not budget.request("acct", "b", "ns/b").admitted
+    assert not budget.request("acct", "c", "ns/c").admitted
+    budget.withdraw("b")  # b's spec became invalid: it is stalled, not waiting
+    budget.release("acct", "a")
+    assert budget.request("acct", "c", "ns/c").admitted
