@@ -44,6 +44,7 @@ from azbatch_operator.draining import (
     REQUEUE,
     STALL,
     DrainMove,
+    DrainPlan,
     DrainRules,
     deadline_message,
     drain_next,
@@ -439,13 +440,7 @@ def _drain(
     to_delete = replace(state, phase=RecreatePhase.DELETING, drain_deadline=None, shrunk_until=None)
     if observed is None or not _same_pool(observed, state):
         return Step(StepKind.RECORD, _recreate_progress(to_delete), to_delete, requeue_after=0.0)
-    move = drain_next(
-        observed,
-        rules,
-        started=parse_time(state.started),
-        shrunk_until=parse_time(state.shrunk_until) if state.shrunk_until else None,
-        now=now,
-    )
+    move = _drain_move(observed, rules, state, now)
     state = replace(state, drain_deadline=iso(move.deadline))
     progress = _recreate_progress(state, move.nodes_left)
     if move.move is DrainMove.DONE:
@@ -469,6 +464,14 @@ def _drain(
     if move.move is DrainMove.STOP_RESIZE:
         return Step(StepKind.STOP_RESIZE, progress, state, requeue_after=1.0)
     return Step(StepKind.WAIT, progress, state, requeue_after=tunables.active_requeue)
+
+
+def _drain_move(
+    observed: ObservedPool | None, rules: DrainRules, state: RecreateState | ScaleDownState, now: datetime
+) -> DrainPlan:
+    """The drain's next move, from what the flow recorded: when it started, what the last shrink covered."""
+    shrunk_until = parse_time(state.shrunk_until) if state.shrunk_until else None
+    return drain_next(observed, rules, started=parse_time(state.started), shrunk_until=shrunk_until, now=now)
 
 
 def _delete(
@@ -606,13 +609,7 @@ def _scale_down(
             scale_down=started,
             starts_disruption=True,
         )
-    move = drain_next(
-        observed,
-        rules,
-        started=parse_time(state.started),
-        shrunk_until=parse_time(state.shrunk_until) if state.shrunk_until else None,
-        now=now,
-    )
+    move = _drain_move(observed, rules, state, now)
     state = replace(state, drain_deadline=iso(move.deadline))
     progress = _scale_down_progress(state, move.nodes_left)
     if move.move is DrainMove.DEADLINE:
