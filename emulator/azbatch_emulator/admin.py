@@ -180,6 +180,31 @@ class AdminClient:
         result: dict[str, Any] = self._call("POST", "/scripts", body)
         return result
 
+    def script_unusable(
+        self,
+        *,
+        fail_nodes: int = -1,
+        code: str = "NodeUnusable",
+        message: str = "The node became unusable: the VM failed its health checks",
+        pool: str = "*",
+    ) -> dict[str, Any]:
+        """Make the first `fail_nodes` nodes (-1: all) of matching pools `unusable` once up."""
+        body = _script_body("unusable", fail_nodes=fail_nodes, code=code, message=message, pool=pool)
+        result: dict[str, Any] = self._call("POST", "/scripts", body)
+        return result
+
+    def preempt_nodes(
+        self, pool_id: str, *, count: int | None = None, node_ids: list[str] | None = None
+    ) -> list[str]:
+        """Azure takes spot nodes of the pool back: they show `preempted` (all, the first `count`,
+        or `node_ids`); returns their ids."""
+        body: dict[str, Any] = {"id": pool_id}
+        if count is not None:
+            body["count"] = count
+        if node_ids is not None:
+            body["node_ids"] = list(node_ids)
+        return list(self._call("POST", "/pools/preempt", body)["nodes"])
+
     def script_allocation(self, seconds: float, *, pool: str = "*") -> dict[str, Any]:
         """Make resizes of matching pools take `seconds` of simulated time."""
         result: dict[str, Any] = self._call(

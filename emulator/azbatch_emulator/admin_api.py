@@ -45,6 +45,7 @@ def register(router: web.UrlDispatcher, emu: Emulator) -> None:
         ("/_admin/pools/drift", "admin.pools.drift", "POST", api.drift),
         ("/_admin/pools/remove", "admin.pools.remove", "POST", api.remove),
         ("/_admin/pools/busy", "admin.pools.busy", "POST", api.busy),
+        ("/_admin/pools/preempt", "admin.pools.preempt", "POST", api.preempt),
         ("/_admin/pools/nodes", "admin.pools.nodes", "GET", api.nodes),
         ("/_admin/tasks", "admin.tasks", "GET", api.tasks),
         ("/_admin/defaults", "admin.defaults", "GET", api.list_defaults),
@@ -231,6 +232,19 @@ class AdminApi:
             raise ServiceError(400, "InvalidRequestBody", "Give 'count' or 'node_ids', not both.")
         started = self.emu.store.busy_nodes(account, name, float(seconds), count=count, node_ids=node_ids)
         return json_response({"nodes": started})
+
+    async def preempt(self, request: web.Request) -> web.Response:
+        data = await _object(request)
+        account, name = self._pool_target(data)
+        count, node_ids = data.get("count"), data.get("node_ids")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+            raise ServiceError(400, "InvalidRequestBody", "'count' is a non-negative integer.")
+        if node_ids is not None and not (
+            isinstance(node_ids, list) and all(isinstance(i, str) for i in node_ids)
+        ):
+            raise ServiceError(400, "InvalidRequestBody", "'node_ids' is a list of node ids.")
+        preempted = self.emu.store.preempt_nodes(account, name, count=count, node_ids=node_ids)
+        return json_response({"nodes": preempted})
 
     async def nodes(self, request: web.Request) -> web.Response:
         account, name = self._pool_target(dict(request.query))

@@ -34,6 +34,10 @@ class Node:
     gone_at: float | None = None
     extension_failures: dict[str, Failure] = field(default_factory=dict)
     start_task_failure: Failure | None = None
+    unusable: Failure | None = None
+    """A scripted hardware or agent failure: the node turns unusable once it is up."""
+    preempted_at: float | None = None
+    """When Azure took this spot node back (admin `preempt_nodes`): `preempted` from then on."""
     identity: Any = None
     """The pool identity this node was created with (the pool's `identity` body, or None): a
     changed pool identity reaches only nodes created after the pool was at zero nodes."""
@@ -60,6 +64,8 @@ class Node:
             "gone_at": self.gone_at,
             "extension_failures": {k: vars_of(v) for k, v in self.extension_failures.items()},
             "start_task_failure": vars_of(self.start_task_failure) if self.start_task_failure else None,
+            "unusable": vars_of(self.unusable) if self.unusable else None,
+            "preempted_at": self.preempted_at,
             "tasks": self.tasks,
             "identity": self.identity,
         }
@@ -67,6 +73,7 @@ class Node:
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> Node:
         stf = data.get("start_task_failure")
+        unusable = data.get("unusable")
         return cls(
             id=data["id"],
             ordinal=data["ordinal"],
@@ -76,6 +83,8 @@ class Node:
             gone_at=data.get("gone_at"),
             extension_failures={k: Failure(**v) for k, v in data.get("extension_failures", {}).items()},
             start_task_failure=Failure(**stf) if stf else None,
+            unusable=Failure(**unusable) if unusable else None,
+            preempted_at=data.get("preempted_at"),
             tasks=[list(t) for t in data.get("tasks", [])],
             identity=data.get("identity"),
         )
@@ -124,7 +133,10 @@ class NodeContext:
         return ready
 
     def blocking_failure(self, node: Node) -> Failure | None:
-        """A failed Key Vault extension with requireInitialSync keeps the node from becoming usable."""
+        """A failed Key Vault extension with requireInitialSync keeps the node from becoming usable
+        (as does a scripted unusable node)."""
+        if node.unusable is not None:
+            return node.unusable
         for ext in self.extensions:
             failure = node.extension_failures.get(ext.get("name", ""))
             if failure and requires_initial_sync(ext):
@@ -147,6 +159,8 @@ def node_state(node: Node, ctx: NodeContext, now: float) -> tuple[str, float]:
     one or more Tasks"), also while it waits to leave under TaskCompletion."""
     if node.leave_at is not None and now >= node.leave_at:
         return "leavingpool", node.leave_at
+    if node.preempted_at is not None and now >= node.preempted_at:
+        return "preempted", node.preempted_at
     state, since = _lifecycle_state(node, ctx, now)
     if state != "idle" or not node.tasks:
         return state, since
@@ -242,6 +256,8 @@ def node_errors(node: Node, ctx: NodeContext, state: str) -> list[dict[str, Any]
     if state == "unusable":
         failure = ctx.blocking_failure(node)
         assert failure is not None
+        if failure is node.unusable:
+            return [{"code": failure.code, "message": failure.message}]
         return [
             {
                 "code": "VMExtensionProvisioningError",

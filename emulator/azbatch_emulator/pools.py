@@ -410,6 +410,25 @@ class Pool:
             result.append({"id": node.id, "start": start, "end": start + seconds})
         return result
 
+    def preempt(self, now: float, *, count: int | None, node_ids: list[str] | None) -> list[str]:
+        """Azure takes spot nodes back (admin `preempt_nodes`): they show `preempted` from now on,
+        their tasks requeued (a preempted node's tasks are requeued, like any node removal's
+        default). The first `count` spot nodes not already preempted, or `node_ids`."""
+        spot = [n for n in self.present_nodes(now) if not n.dedicated and n.leave_at is None]
+        if node_ids is not None:
+            known = {n.id: n for n in spot}
+            unknown = [i for i in node_ids if i not in known]
+            if unknown:
+                raise ServiceError(404, "NodeNotFound", f"No such spot node in pool {self.name}: {unknown}.")
+            chosen = [known[i] for i in node_ids]
+        else:
+            free = [n for n in spot if n.preempted_at is None]
+            chosen = free if count is None else free[:count]
+        for node in chosen:
+            self._stop_tasks(node, now, "tasks_requeued")
+            node.preempted_at = now
+        return [n.id for n in chosen]
+
     def _grow(
         self,
         now: float,
@@ -470,6 +489,8 @@ class Pool:
                         )
             elif script.kind == "start_task":
                 node.start_task_failure = Failure(script.failure_code, script.message, script.exit_code)
+            elif script.kind == "unusable":
+                node.unusable = Failure(script.failure_code, script.message)
         return node
 
     def stop_resize(self, now: float) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from azbatch_emulator.errors import ServiceError
 
-ScriptKind = Literal["extension", "start_task", "allocation"]
+ScriptKind = Literal["extension", "start_task", "unusable", "allocation"]
 
 
 @dataclass
@@ -20,6 +20,8 @@ class Script:
       instance view, after `provisioning_seconds` more than a normal provisioning (e.g. 1200 to
       act out the 20-minute extension timeout: transitioning all that time).
     - `start_task`: the start task fails on the first `fail_nodes` nodes with `exit_code`.
+    - `unusable`: the first `fail_nodes` nodes turn `unusable` once up, their node error carrying
+      `code` (default `NodeUnusable`) and `message` (a hardware or agent failure).
     - `allocation`: resizes of matching pools take `allocation_seconds` (simulated) to complete.
     """
 
@@ -38,7 +40,8 @@ class Script:
     def failure_code(self) -> str:
         if self.code:
             return self.code
-        return "FailureExitCode" if self.kind == "start_task" else "ProvisioningState/failed/0"
+        defaults = {"start_task": "FailureExitCode", "unusable": "NodeUnusable"}
+        return defaults.get(self.kind, "ProvisioningState/failed/0")
 
     def matches_pool(self, pool_name: str) -> bool:
         return fnmatch.fnmatchcase(pool_name.lower(), self.pool.lower())
@@ -54,9 +57,11 @@ def parse_script(data: Any) -> Script:
     if not isinstance(data, dict):
         raise ServiceError(400, "InvalidRequestBody", "A script is a JSON object with at least 'kind'.")
     kind = data.get("kind")
-    if kind not in ("extension", "start_task", "allocation"):
+    if kind not in ("extension", "start_task", "unusable", "allocation"):
         raise ServiceError(
-            400, "InvalidRequestBody", "'kind' must be 'extension', 'start_task' or 'allocation'."
+            400,
+            "InvalidRequestBody",
+            "'kind' must be 'extension', 'start_task', 'unusable' or 'allocation'.",
         )
     if kind == "extension" and not data.get("extension"):
         raise ServiceError(400, "InvalidRequestBody", "An extension script needs 'extension' (name or type).")

@@ -305,6 +305,17 @@ class Store:
         self.save_pool(pool)
         return started
 
+    def preempt_nodes(
+        self, account: Account, name: str, *, count: int | None = None, node_ids: list[str] | None = None
+    ) -> list[str]:
+        """Azure takes spot nodes of the pool back (see `Pool.preempt`)."""
+        now = self.clock.now()
+        pool = self.pool(account, name, now)
+        ensure_not_deleting(pool)
+        preempted = pool.preempt(now, count=count, node_ids=node_ids)
+        self.save_pool(pool)
+        return preempted
+
     def reset_task_counters(self) -> None:
         for counts in self.task_counters.values():
             counts.clear()

@@ -8,6 +8,7 @@ Argo CD, Flux (kstatus) and `kubectl wait` read the same four conditions:
 - `Stalled`: True when nothing more happens without the user (invalid spec, a recreate the policy
   forbids, an authentication failure, quota, allocation failure).
 - `ExtensionsHealthy`: what the nodes' extension instance views say.
+- `NodesHealthy`: what the nodes' states say (start task failed, unusable), with Azure's cause.
 
 `set_condition` is the only way a condition changes: it keeps `lastTransitionTime` unless the
 status really changes, so a resync that finds nothing new writes nothing new.
@@ -24,7 +25,8 @@ READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 EXTENSIONS_HEALTHY = "ExtensionsHealthy"
-CONDITION_ORDER = (READY, RECONCILING, STALLED, EXTENSIONS_HEALTHY)
+NODES_HEALTHY = "NodesHealthy"
+CONDITION_ORDER = (READY, RECONCILING, STALLED, EXTENSIONS_HEALTHY, NODES_HEALTHY)
 
 # Status values are strings in the Kubernetes API.
 TRUE = "True"
@@ -144,8 +146,10 @@ def apply_progress(
     extensions: ExtensionsVerdict | None,
     generation: int | None,
     now: str,
+    nodes: ExtensionsVerdict | None = None,
 ) -> tuple[Condition, ...]:
-    """Set Ready / Reconciling / Stalled (and ExtensionsHealthy when known) from one reconcile's progress."""
+    """Set Ready / Reconciling / Stalled (and ExtensionsHealthy, NodesHealthy when known) from one
+    reconcile's progress."""
     phase = progress.phase
     ready = phase is Phase.READY or (phase is Phase.OBSERVING and progress.reason == "InSync")
     reconciling = phase is Phase.RECONCILING
@@ -180,14 +184,15 @@ def apply_progress(
         progress.reason if stalled else "NotStalled",
         progress.message if stalled else "Nothing is waiting for the user.",
     )
-    if extensions is not None:
-        result = set_condition(
-            result,
-            type=EXTENSIONS_HEALTHY,
-            status=extensions.status,
-            reason=extensions.reason,
-            message=extensions.message,
-            now=now,
-            observed_generation=generation,
-        )
+    for type_, verdict in ((EXTENSIONS_HEALTHY, extensions), (NODES_HEALTHY, nodes)):
+        if verdict is not None:
+            result = set_condition(
+                result,
+                type=type_,
+                status=verdict.status,
+                reason=verdict.reason,
+                message=verdict.message,
+                now=now,
+                observed_generation=generation,
+            )
     return result

@@ -149,6 +149,7 @@ def printer_columns() -> list[dict[str, Any]]:
             "priority": 1,
             "jsonPath": ".status.pool.targetLowPriorityNodes",
         },
+        {"name": "Nodes Healthy", "type": "string", "jsonPath": condition("NodesHealthy")},
         {"name": "Extensions", "type": "string", "jsonPath": condition("ExtensionsHealthy")},
         {
             "name": "Reason",

@@ -70,6 +70,13 @@ EXTENSION_NODES = Gauge(
     ["namespace", "name", "extension", "state"],
     registry=REGISTRY,
 )
+NODE_STATES = Gauge(
+    "azbatch_pool_node_states",
+    "Nodes per pool by kind (dedicated, spot) and data-plane state (idle, running, startTaskFailed, "
+    "unusable, preempted, ...).",
+    ["namespace", "name", "kind", "state"],
+    registry=REGISTRY,
+)
 TIME_TO_READY = Histogram(
     "azbatch_time_to_ready_seconds",
     "Seconds from a spec generation being first seen to the pool being Ready with it.",
@@ -90,7 +97,7 @@ def exported_names() -> set[str]:
 
 def forget_pool(namespace: str, name: str) -> None:
     """Drop a deleted pool's per-pool series, so dashboards do not show ghosts."""
-    for gauge in (POOL_NODES, EXTENSION_NODES):
+    for gauge in (POOL_NODES, EXTENSION_NODES, NODE_STATES):
         for labels in list(gauge._metrics):  # prometheus_client has no public lookup
             if labels[:2] == (namespace, name):
                 gauge.remove(*labels)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from azbatch_operator import convergence, health, planning, rendering, tenancy, validation
+from azbatch_operator import convergence, health, node_health, planning, rendering, tenancy, validation
 from azbatch_operator.cloud.clients import AccountRef
 from azbatch_operator.cloud.errors import AzureCallError
 from azbatch_operator.cloud.nodes import NodeGateway
@@ -49,6 +49,7 @@ from azbatch_operator.logs import get_logger, redact, remember_secret_values
 from azbatch_operator.metrics import (
     DISRUPTION_WAITS,
     EXTENSION_NODES,
+    NODE_STATES,
     NOT_CONVERGING,
     POOL_NODES,
     POOLS,
@@ -78,6 +79,8 @@ class PoolMemory:
     records: dict[str, health.NodeRecord] = field(default_factory=dict)
     health_due: float = 0.0
     burst_window: tuple[float, int] = (0.0, 0)  # (start, first-coverage reads spent in this health interval)
+    nodes_seen: dict[str, Any] | None = None  # status.nodes observed this pass (None: not observed)
+    nodes_verdict: ExtensionsVerdict | None = None  # NodesHealthy
     verdict: ExtensionsVerdict | None = None
     resize_attempts: int = 0  # resizes after allocation stopped short, for this generation
     last_resize_at: float | None = None
@@ -302,12 +305,22 @@ async def _reconcile(
     memory.retries = 0
     if step.progress.phase is Phase.READY:
         memory.resize_attempts, memory.last_resize_at = 0, None
-    extensions, verdict = await _observe_health(runtime, memory, account, pool_name, spec, observed, events)
+    extensions, verdict = await _observe_health(
+        runtime, memory, account, pool_name, spec, observed, events, labels=(ident.namespace, ident.name)
+    )
     last_recreate = (
         {"generation": ident.generation, "finished": _iso(runtime.now())} if step.finished_recreate else None
     )
     report = Report(
-        step.progress, observed, step.recreate, extensions, verdict, step.scale_down, last_recreate
+        step.progress,
+        observed,
+        step.recreate,
+        extensions,
+        verdict,
+        step.scale_down,
+        last_recreate,
+        nodes=memory.nodes_seen,
+        nodes_verdict=memory.nodes_verdict,
     )
     result = "stalled" if step.progress.phase is Phase.STALLED else "success"
     return _Outcome(report, step.requeue_after, result)
@@ -522,17 +535,35 @@ async def _observe_health(
     spec: Any,
     observed: rendering.ObservedPool | None,
     events: EventSink,
+    *,
+    labels: tuple[str, str] = ("", ""),  # namespace and name, for metrics
 ) -> tuple[tuple[dict[str, Any], ...] | None, ExtensionsVerdict | None]:
-    """Bounded: one node list and at most `healthNodeBudget` extension reads per interval."""
+    """Bounded: the account's shared node counts, one node list when nodes fail or extensions are
+    expected, and at most `healthNodeBudget` (+ the first-coverage burst) extension reads per interval.
+
+    Extension health is returned; node health is left in `memory.nodes_seen` / `nodes_verdict`."""
+    memory.nodes_seen = None
     expected = _expected_extensions(spec)
     if observed is None or observed.is_deleting:
         return None, memory.verdict
     if runtime.monotonic() < memory.health_due:
         return None, memory.verdict
-    nodes: list[health.NodeSummary] = []
-    if expected and observed.current_nodes > 0:
+    log = get_logger(pool=pool_name)
+    counts = await _shared_node_counts(runtime, account, pool_name, observed)
+    failing_counted = counts is None or any(
+        counts[kind][state] for kind in counts for state in node_health.FAILING
+    )
+    nodes: list[health.NodeSummary] | None = None
+    if observed.current_nodes > 0 and (expected or failing_counted):
         try:
             nodes = await runtime.nodes.list_nodes(account, pool_name)
+        except AzureCallError as error:
+            log.warning("node list not read", error=str(error))
+            return None, memory.verdict
+    elif observed.current_nodes == 0:
+        nodes = []
+    if expected and nodes:
+        try:
             burst = _burst_allowance(runtime, memory)
             candidates = set(health.burst_candidates(nodes, memory.records)[:burst])
             chosen = health.choose_nodes(
@@ -540,13 +571,13 @@ async def _observe_health(
             )
             views, failed_reads = await runtime.nodes.extensions(account, pool_name, chosen)
         except AzureCallError as error:
-            get_logger(pool=pool_name).warning("extension health not read", error=str(error))
+            log.warning("extension health not read", error=str(error))
             return None, memory.verdict
         start, spent = memory.burst_window
         memory.burst_window = (start, spent + len(candidates))
         unreadable = {node_id: redact(error) for node_id, error in failed_reads.items()}
         if unreadable:
-            get_logger(pool=pool_name).warning(
+            log.warning(
                 "extension views not read", nodes=len(unreadable), first=next(iter(unreadable.values()))
             )
         inspected = {node_id: health.parse_node_extensions(raw) for node_id, raw in views.items()}
@@ -555,14 +586,57 @@ async def _observe_health(
         )
     else:
         memory.records = {}
-    report = health.summarize(expected, memory.records, len(nodes))
-    unsettled = report.verdict.status != "True" or any(r.unsettled for r in memory.records.values())
+    report = health.summarize(expected, memory.records, len(nodes or ()))
+    _observe_nodes(memory, labels, pool_name, counts, nodes, events)
+    unsettled = (
+        report.verdict.status != "True"
+        or any(r.unsettled for r in memory.records.values())
+        or (memory.nodes_verdict is not None and memory.nodes_verdict.status != "True")
+    )
     interval = runtime.config.active_requeue * 2 if unsettled else runtime.config.health_interval
     memory.health_due = runtime.monotonic() + interval
     if report.verdict.status == "False" and (memory.verdict is None or memory.verdict.status != "False"):
         events("Warning", "ExtensionFailed", report.verdict.message)
     memory.verdict = report.verdict
     return report.extensions, report.verdict
+
+
+async def _shared_node_counts(
+    runtime: Runtime, account: AccountRef, pool_name: str, observed: rendering.ObservedPool
+) -> dict[str, dict[str, int]] | None:
+    """The pool's node counts from the account's shared node-counts call (None: not at hand)."""
+    if observed.current_nodes == 0:
+        return node_health.counts_from_nodes(())
+    try:
+        raw = await runtime.observer.node_counts(account, pool_name)
+    except AzureCallError as error:
+        get_logger(pool=pool_name).warning("node counts not read", error=str(error))
+        return None
+    return node_health.counts_from_service(raw)
+
+
+def _observe_nodes(
+    memory: PoolMemory,
+    labels: tuple[str, str],
+    pool_name: str,
+    counts: dict[str, dict[str, int]] | None,
+    nodes: list[health.NodeSummary] | None,
+    events: EventSink,
+) -> None:
+    """status.nodes and NodesHealthy: from the node list when it was read (fresh), else the counts."""
+    if nodes is not None:
+        counts = node_health.counts_from_nodes(nodes)
+    if counts is None:
+        return
+    report = node_health.assess(counts, nodes, pool_name=pool_name)
+    previous = memory.nodes_verdict
+    if report.verdict.status == "False" and (previous is None or previous.status != "False"):
+        events("Warning", report.verdict.reason, report.verdict.message)
+    memory.nodes_verdict = report.verdict
+    memory.nodes_seen = report.status
+    for kind, states in report.counts.items():
+        for state, count in states.items():
+            NODE_STATES.labels(*labels, kind, state).set(count)
 
 
 def _burst_allowance(runtime: Runtime, memory: PoolMemory) -> int:

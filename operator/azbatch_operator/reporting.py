@@ -30,6 +30,8 @@ class Report:
     verdict: ExtensionsVerdict | None
     scale_down: ScaleDownState | None = None
     last_recreate: Mapping[str, Any] | None = None  # None: keep what was there
+    nodes: Mapping[str, Any] | None = None  # status.nodes; None: not observed this time, keep it
+    nodes_verdict: ExtensionsVerdict | None = None  # NodesHealthy; None: keep the condition
 
 
 def build_status(
@@ -47,6 +49,7 @@ def build_status(
         extensions=report.verdict,
         generation=generation,
         now=now,
+        nodes=report.nodes_verdict,
     )
     status: dict[str, Any] = {
         "observedGeneration": generation,
@@ -62,6 +65,10 @@ def build_status(
         status["extensions"] = list(report.extensions)
     elif "extensions" in previous:
         status["extensions"] = previous["extensions"]
+    if report.nodes is not None:
+        status["nodes"] = dict(report.nodes)
+    elif "nodes" in previous:
+        status["nodes"] = previous["nodes"]
     return status
 
 

@@ -19,10 +19,12 @@ RecreatePhase = Literal["Draining", "Deleting", "Creating"]
 
 
 class Condition(StatusModel):
-    """One condition (Ready, Reconciling, Stalled, ExtensionsHealthy), as metav1.Condition spells it."""
+    """One condition (Ready, Reconciling, Stalled, ExtensionsHealthy, NodesHealthy), as metav1.Condition
+    spells it."""
 
     type: str = Field(
-        max_length=316, description="The condition type: Ready, Reconciling, Stalled, ExtensionsHealthy."
+        max_length=316,
+        description="The condition type: Ready, Reconciling, Stalled, ExtensionsHealthy, NodesHealthy.",
     )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(max_length=1024, description="A CamelCase reason for the last transition.")
@@ -100,6 +102,74 @@ class ExtensionStatus(StatusModel):
     )
 
 
+class NodeStateCounts(StatusModel):
+    """Nodes by state, as the data plane's node counts report them (states with no node left out)."""
+
+    total: int = Field(default=0, ge=0, description="Nodes of this kind in the pool.")
+    idle: int | None = Field(default=None, ge=0, description="Ready for tasks, none running.")
+    running: int | None = Field(default=None, ge=0, description="Running tasks.")
+    creating: int | None = Field(default=None, ge=0, description="VM being allocated.")
+    starting: int | None = Field(default=None, ge=0, description="Booting (extensions provisioning).")
+    waiting_for_start_task: int | None = Field(
+        default=None, ge=0, description="Running a start task with waitForSuccess."
+    )
+    start_task_failed: int | None = Field(
+        default=None, ge=0, description="The start task failed (waitForSuccess): no tasks run here."
+    )
+    unusable: int | None = Field(
+        default=None, ge=0, description="Cannot run tasks (e.g. a failed extension)."
+    )
+    preempted: int | None = Field(default=None, ge=0, description="Spot nodes Azure took back.")
+    leaving_pool: int | None = Field(default=None, ge=0, description="Being removed.")
+    offline: int | None = Field(default=None, ge=0, description="Scheduling disabled by the service.")
+    rebooting: int | None = Field(default=None, ge=0, description="Rebooting.")
+    reimaging: int | None = Field(default=None, ge=0, description="Reimaging.")
+    unknown: int | None = Field(default=None, ge=0, description="Lost contact with the node.")
+    deallocated: int | None = Field(default=None, ge=0, description="Deallocated.")
+    deallocating: int | None = Field(default=None, ge=0, description="Being deallocated.")
+    upgrading_os: int | None = Field(
+        default=None, ge=0, alias="upgradingOS", description="Upgrading its operating system."
+    )
+
+
+class NodeFailure(StatusModel):
+    """A failing node (a bounded sample is kept) with the cause Azure gives."""
+
+    node_id: str = Field(description="The compute node id.")
+    state: str = Field(description="startTaskFailed or unusable, as the data plane spells it.")
+    dedicated: bool | None = Field(default=None, description="False for a spot node.")
+    start_task_exit_code: int | None = Field(default=None, description="The start task's exit code.")
+    code: str | None = Field(default=None, description="The start task failure code or the node error code.")
+    message: str | None = Field(default=None, description="Azure's message for it.")
+
+
+class RemediationStatus(StatusModel):
+    """What remediation (spec.policy.remediation) last decided."""
+
+    reason: str = Field(description="Removing, ShortCircuited, Waiting, Disabled or NothingToRemove.")
+    message: str = Field(default="", description="What was done or why nothing was.")
+    removed_nodes: list[Annotated[str, Field(max_length=256)]] | None = Field(
+        default=None, max_length=100, description="The nodes removed by the last removal."
+    )
+    last_removal_time: str | None = Field(default=None, description="RFC 3339 time of the last removal.")
+    removed_total: int | None = Field(
+        default=None, ge=0, description="Nodes removed since the operator started."
+    )
+
+
+class NodesStatus(StatusModel):
+    """The pool's nodes: counts by state for dedicated and spot nodes, and the failing ones."""
+
+    dedicated: NodeStateCounts | None = Field(default=None, description="Dedicated nodes by state.")
+    spot: NodeStateCounts | None = Field(default=None, description="Spot (low-priority) nodes by state.")
+    failures: list[NodeFailure] | None = Field(
+        default=None, max_length=MAX_FAILURE_SAMPLE, description="A sample of failing nodes (at most 10)."
+    )
+    remediation: RemediationStatus | None = Field(
+        default=None, description="Set when spec.policy.remediation is enabled."
+    )
+
+
 class RecreateStatus(StatusModel):
     """A recreate in progress, stored so a restarted operator resumes at the right step."""
 
@@ -157,12 +227,15 @@ class BatchPoolStatus(StatusModel):
     conditions: list[Condition] | None = Field(
         default=None,
         max_length=MAX_CONDITIONS,
-        description="Ready, Reconciling, Stalled, ExtensionsHealthy.",
+        description="Ready, Reconciling, Stalled, ExtensionsHealthy, NodesHealthy.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     pool: PoolStatus | None = Field(default=None, description="What Azure reports about the pool.")
     extensions: list[ExtensionStatus] | None = Field(
         default=None, max_length=MAX_STATUS_EXTENSIONS, description="Per-extension health across the nodes."
+    )
+    nodes: NodesStatus | None = Field(
+        default=None, description="The nodes by state, the failing ones and what remediation did."
     )
     recreate: RecreateStatus | None = Field(default=None, description="Set while a recreate runs.")
     scale_to_zero: ScaleToZeroStatus | None = Field(

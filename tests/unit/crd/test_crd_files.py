@@ -43,6 +43,7 @@ def test_printer_columns_read_paths_the_status_defines() -> None:
         "Target",
         "Spot",
         "Spot Target",
+        "Nodes Healthy",
         "Extensions",
         "Reason",
         "Age",

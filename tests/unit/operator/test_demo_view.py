@@ -55,8 +55,10 @@ def test_every_printer_column_path_is_read(column: dict[str, Any]) -> None:
 
 def test_a_row_reads_like_kubectl() -> None:
     table = plain_table([pool("b-pool"), pool("a-pool", ready="False")], now=NOW).splitlines()
-    assert table[0].split() == ["NAME", "READY", "VM", "SIZE", "NODES", "TARGET", "EXTENSIONS", "AGE"]
-    assert table[1].split() == ["a-pool", "False", "STANDARD_D2S_V3", "1", "2", "Unknown", "2m30s"]
+    assert table[0].split() == [
+        "NAME", "READY", "VM", "SIZE", "NODES", "TARGET", "NODES", "HEALTHY", "EXTENSIONS", "AGE"
+    ]  # fmt: skip
+    assert table[1].split() == ["a-pool", "False", "STANDARD_D2S_V3", "1", "2", "<none>", "Unknown", "2m30s"]
     assert table[2].startswith("b-pool ")
 
 

@@ -1,0 +1,77 @@
+"""Node health: counts by state from the shared node-counts call, NodesHealthy with Azure's cause."""
+
+from __future__ import annotations
+
+from azbatch_operator import node_health
+from azbatch_operator.health import NodeError, NodeSummary
+
+SERVICE_COUNTS = {
+    "poolId": "p",
+    "dedicated": {"idle": 3, "running": 1, "unusable": 0, "startTaskFailed": 0, "total": 4},
+    "lowPriority": {"preempted": 2, "idle": 1, "total": 3},
+}
+
+
+def test_service_counts_become_dedicated_and_spot_counts() -> None:
+    counts = node_health.counts_from_service(SERVICE_COUNTS)
+    assert counts is not None
+    report = node_health.assess(counts, None, pool_name="p")
+    assert report.status["dedicated"]["idle"] == 3
+    assert report.status["dedicated"]["unusable"] is None  # a merge patch removes a state gone to zero
+    assert report.status["dedicated"]["total"] == 4
+    assert report.status["spot"]["preempted"] == 2
+    assert report.status["failures"] is None
+    # Preempted spot nodes are Azure's to take back: the pool is still healthy.
+    assert (report.verdict.status, report.verdict.reason) == ("True", "NodesUsable")
+    assert node_health.counts_from_service(None) is None
+
+
+def test_start_task_failures_name_the_exit_code_and_where_the_output_is() -> None:
+    nodes = [
+        NodeSummary(f"tvm-{i}", "starttaskfailed", True, 2, NodeError("FailureExitCode", "exit status 2"))
+        for i in range(3)
+    ]
+    report = node_health.assess(node_health.counts_from_nodes(nodes), nodes, pool_name="render")
+    verdict = report.verdict
+    assert (verdict.status, verdict.reason) == ("False", "StartTaskFailed")
+    assert "start task failed on 3 of 3 nodes" in verdict.message
+    assert "exit code 2" in verdict.message and "FailureExitCode: exit status 2" in verdict.message
+    assert "startup/stdout.txt and startup/stderr.txt" in verdict.message
+    assert "--pool-id render --node-id tvm-0" in verdict.message
+    assert report.status["failures"][0] == {
+        "nodeId": "tvm-0",
+        "state": "startTaskFailed",
+        "dedicated": True,
+        "startTaskExitCode": 2,
+        "code": "FailureExitCode",
+        "message": "exit status 2",
+    }
+    assert report.failing == 3
+
+
+def test_unusable_nodes_are_named_with_their_error() -> None:
+    nodes = [NodeSummary(f"n{i}", "idle") for i in range(4)] + [
+        NodeSummary("bad", "unusable", errors=(NodeError("NodeUnusable", "disk failed"),))
+    ]
+    verdict = node_health.assess(node_health.counts_from_nodes(nodes), nodes, pool_name="p").verdict
+    assert (verdict.status, verdict.reason) == ("False", "NodesUnusable")
+    assert "1 of 5 nodes are unusable" in verdict.message
+    assert "bad (NodeUnusable: disk failed)" in verdict.message
+    assert "n0" not in verdict.message
+
+
+def test_both_failures_together_and_the_sample_is_bounded() -> None:
+    nodes = [NodeSummary(f"s{i}", "starttaskfailed", start_task_exit_code=1) for i in range(8)] + [
+        NodeSummary(f"u{i}", "unusable") for i in range(8)
+    ]
+    report = node_health.assess(node_health.counts_from_nodes(nodes), nodes, pool_name="p", sample=5)
+    assert report.verdict.reason == "NodesFailing"
+    assert len(report.status["failures"]) == 5
+
+
+def test_starting_nodes_and_empty_pools_are_unknown() -> None:
+    starting = [NodeSummary("a", "starting"), NodeSummary("b", "idle")]
+    verdict = node_health.assess(node_health.counts_from_nodes(starting), starting, pool_name="p").verdict
+    assert (verdict.status, verdict.reason) == ("Unknown", "NodesStarting")
+    empty = node_health.assess(node_health.counts_from_nodes([]), [], pool_name="p").verdict
+    assert (empty.status, empty.reason) == ("Unknown", "NoNodes")
