@@ -1,9 +1,11 @@
 -- Argo CD health check for azbatch.dev/BatchPool (resource.customizations.health.azbatch.dev_BatchPool).
 -- Reads the kstatus-style status the operator writes: status.observedGeneration and the conditions
--- Ready, Reconciling, Stalled and ExtensionsHealthy.
+-- Ready, Reconciling, Stalled, NodesHealthy and ExtensionsHealthy.
 --   Suspended   spec.policy.reconcile is Observe: the operator only reports, it changes nothing.
 --   Progressing the operator has not seen this generation yet, or Reconciling is True, or Ready is not.
---   Degraded    Stalled is True (nothing more happens without you), or extensions fail on nodes.
+--   Degraded    Stalled is True (nothing more happens without you), or NodesHealthy or
+--               ExtensionsHealthy is False (nodes fail their start task, are unusable, or an
+--               extension fails on them), whatever Ready and Reconciling say.
 --   Healthy     Ready is True for the current generation.
 local hs = {}
 
@@ -62,6 +64,19 @@ if is_true(stalled) then
   return hs
 end
 
+local failing = {}
+for _, kind in ipairs({ "NodesHealthy", "ExtensionsHealthy" }) do
+  local health = find_condition(conditions, kind)
+  if health ~= nil and health.status == "False" then
+    table.insert(failing, kind .. " is False: " .. describe(health, kind))
+  end
+end
+if #failing > 0 then
+  hs.status = "Degraded"
+  hs.message = table.concat(failing, "; ")
+  return hs
+end
+
 local reconciling = find_condition(conditions, "Reconciling")
 if is_true(reconciling) then
   hs.status = "Progressing"
@@ -73,13 +88,6 @@ local ready = find_condition(conditions, "Ready")
 if not is_true(ready) then
   hs.status = "Progressing"
   hs.message = describe(ready, "Waiting for the pool to be ready")
-  return hs
-end
-
-local extensions = find_condition(conditions, "ExtensionsHealthy")
-if extensions ~= nil and extensions.status == "False" then
-  hs.status = "Degraded"
-  hs.message = describe(extensions, "ExtensionsUnhealthy")
   return hs
 end
 

@@ -24,7 +24,7 @@ IN_PROGRESS = "InProgress"
 FAILED = "Failed"
 TERMINATING = "Terminating"
 
-CONDITION_TYPES = ("Ready", "Reconciling", "Stalled", "ExtensionsHealthy")
+CONDITION_TYPES = ("Ready", "Reconciling", "Stalled", "ExtensionsHealthy", "NodesHealthy")
 CONDITION_FIELDS = ("type", "status", "reason", "message", "lastTransitionTime")
 
 

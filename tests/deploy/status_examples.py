@@ -128,6 +128,49 @@ EXAMPLES = [
         "requireInitialSync",
     ),
     Example(
+        "ready, every node failed its start task",
+        batch_pool(
+            condition("Ready", "True", "Ready"),
+            condition("Reconciling", "False", "Ready"),
+            NOT_STALLED,
+            EXTENSIONS_OK,
+            condition(
+                "NodesHealthy",
+                "False",
+                "StartTaskFailed",
+                "The start task failed on 4 of 4 nodes. Node tvm-1: start task exit code 3",
+            ),
+        ),
+        "Degraded",
+        "Current",
+        "NodesHealthy is False: StartTaskFailed: The start task failed on 4 of 4 nodes",
+    ),
+    Example(
+        "resizing while a node is unusable",
+        batch_pool(
+            condition("Ready", "False", "Resizing", "2 of 8 dedicated nodes"),
+            condition("Reconciling", "True", "Resizing", "2 of 8 dedicated nodes"),
+            NOT_STALLED,
+            condition("NodesHealthy", "False", "NodesUnusable", "1 of 2 nodes are unusable: tvm-2"),
+        ),
+        "Degraded",
+        "InProgress",
+        "NodesHealthy is False: NodesUnusable",
+    ),
+    Example(
+        "nodes and extensions failing together",
+        batch_pool(
+            condition("Ready", "True", "Ready"),
+            condition("Reconciling", "False", "Ready"),
+            NOT_STALLED,
+            condition("ExtensionsHealthy", "False", "ExtensionFailed", "kvext failed on 1 of 4 nodes"),
+            condition("NodesHealthy", "False", "NodesUnusable", "1 of 4 nodes are unusable"),
+        ),
+        "Degraded",
+        "Current",
+        "NodesHealthy is False: NodesUnusable: 1 of 4 nodes are unusable; ExtensionsHealthy is False",
+    ),
+    Example(
         "stalled on an invalid spec",
         batch_pool(
             condition("Ready", "False", "InvalidSpec"),

@@ -44,7 +44,7 @@ conditions = st.lists(
         st.sampled_from(["True", "False", "Unknown"]),
         st.sampled_from(["Creating", "Ready", "InvalidSpec"]),
     ),
-    max_size=4,
+    max_size=5,
     unique_by=lambda c: c["type"],
 )
 
@@ -72,10 +72,17 @@ def test_argocd_and_flux_agree_on_every_status_the_operator_may_write(
     if reconcile == "Observe":
         assert argo == "Suspended"
         return
-    # Argo CD waits in a sync wave exactly where Flux's wait: true waits, and both fail together.
-    assert (argo == "Progressing") == (flux == kstatus.IN_PROGRESS)
-    if flux == kstatus.FAILED:
+    current_generation = observed is not None and observed >= generation  # else: a stale status
+    unhealthy = current_generation and any(
+        c["type"] in ("NodesHealthy", "ExtensionsHealthy") and c["status"] == "False" for c in conditions
+    )
+    if flux == kstatus.FAILED or unhealthy:
+        # Failing nodes or extensions degrade the pool in Argo CD whatever Ready and Reconciling say;
+        # Flux's kstatus reads only Ready/Reconciling/Stalled (docs/gitops.md: healthCheckExprs).
         assert argo == "Degraded"
+        return
+    # Otherwise Argo CD waits in a sync wave exactly where Flux's wait: true waits.
+    assert (argo == "Progressing") == (flux == kstatus.IN_PROGRESS)
     if argo == "Healthy":
         assert flux == kstatus.CURRENT
 
@@ -89,3 +96,23 @@ def test_the_gitops_doc_carries_the_script_verbatim() -> None:
     assert match, "docs/gitops.md must show the argocd-cm key with the script"
     embedded = "\n".join(line[4:] for line in match.group(1).splitlines()).strip()
     assert embedded == script.strip()
+
+
+def test_failing_nodes_degrade_a_pool_whatever_ready_says(argocd_health: Any) -> None:
+    for ready in ("True", "False"):
+        pool = batch_pool(
+            condition("Ready", ready, "Ready" if ready == "True" else "Resizing"),
+            condition("Reconciling", "False" if ready == "True" else "True", "Resizing"),
+            condition("NodesHealthy", "False", "StartTaskFailed", "exit code 3 on 5 of 5 nodes"),
+        )
+        assert argocd_health(pool) == {
+            "status": "Degraded",
+            "message": "NodesHealthy is False: StartTaskFailed: exit code 3 on 5 of 5 nodes",
+        }
+
+
+def test_unknown_node_health_does_not_degrade_a_ready_pool(argocd_health: Any) -> None:
+    pool = batch_pool(
+        condition("Ready", "True", "Ready"), condition("NodesHealthy", "Unknown", "NodesStarting")
+    )
+    assert argocd_health(pool)["status"] == "Healthy"

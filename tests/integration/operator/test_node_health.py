@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,6 +89,11 @@ def test_every_node_failing_its_start_task_is_nodes_healthy_false_with_the_exit_
     assert "StartTaskFailed" in events
     assert condition(obj, "Ready")["status"] == "True"  # the spec is applied: health says the rest
 
+    argocd = _argocd_health(obj)
+    assert argocd["status"] == "Degraded"
+    assert argocd["message"].startswith("NodesHealthy is False: StartTaskFailed: ")
+    assert "exit code 3" in argocd["message"]
+
     table = _kubectl(sandbox, "get", "bp", name).stdout.splitlines()
     assert "NODES HEALTHY" in table[0]
     column = table[0].index("NODES HEALTHY")
@@ -124,3 +130,15 @@ def _kubectl(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
     )
     assert done.returncode == 0, done.stderr
     return done
+
+
+def _argocd_health(obj: dict[str, Any]) -> dict[str, str]:
+    """deploy/argocd/health.lua on the live object, in a Lua 5.1 as Argo CD runs it."""
+    lua51 = pytest.importorskip("lupa.lua51")
+    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
+    script = (Path(__file__).resolve().parents[3] / "deploy" / "argocd" / "health.lua").read_text(
+        encoding="utf-8"
+    )
+    runtime.globals().obj = runtime.table_from(obj, recursive=True)
+    result = runtime.execute(script)
+    return {"status": str(result["status"]), "message": str(result["message"])}
