@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from azbatch_emulator.clock import iso
+from azbatch_emulator.clock import iso, parse_duration
 from azbatch_emulator.errors import BATCH_JSON_TYPE, ServiceError, dumps
 from azbatch_emulator.pools import Pool, evaluate_formula
 from azbatch_emulator.rules import batch_api_version
@@ -710,6 +710,24 @@ class BatchPoolsApi:
                 "The value provided for one of the properties in the request body is invalid.",
                 details=[("PropertyName", "nodeDeallocationOption")],
             )
+        timeout = body.get("resizeTimeout")
+        if timeout is not None:
+            # BatchNodeRemoveOptions: "The minimum value is 5 minutes ... the HTTP status code is 400".
+            try:
+                too_short = parse_duration(str(timeout)) < 300.0
+            except ValueError:
+                too_short = True
+            if too_short:
+                raise ServiceError(
+                    400,
+                    "InvalidPropertyValue",
+                    "The value provided for one of the properties in the request body is invalid.",
+                    details=[
+                        ("PropertyName", "resizeTimeout"),
+                        ("PropertyValue", str(timeout)),
+                        ("Reason", "an ISO 8601 duration of at least 5 minutes"),
+                    ],
+                )
         pool = self.store.remove_nodes(
             account,
             pool.name,

@@ -77,6 +77,18 @@ NODE_STATES = Gauge(
     ["namespace", "name", "kind", "state"],
     registry=REGISTRY,
 )
+NODE_REMOVALS = Counter(
+    "azbatch_node_removals_total",
+    "Nodes removed by remediation (spec.policy.remediation), by cause: startTaskFailed, unusable, extension.",
+    ["namespace", "name", "cause"],
+    registry=REGISTRY,
+)
+REMEDIATION_SHORT_CIRCUITS = Counter(
+    "azbatch_remediation_short_circuits_total",
+    "Times remediation removed nothing because more than maxUnhealthyPercent of a pool's nodes failed.",
+    ["namespace", "name"],
+    registry=REGISTRY,
+)
 TIME_TO_READY = Histogram(
     "azbatch_time_to_ready_seconds",
     "Seconds from a spec generation being first seen to the pool being Ready with it.",

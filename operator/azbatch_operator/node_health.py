@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from azbatch_operator.conditions import FALSE, TRUE, UNKNOWN, ExtensionsVerdict
-from azbatch_operator.health import NodeSummary
+from azbatch_operator.health import NodeRecord, NodeSummary, Provisioning
 
 # The data plane's node-count keys (BatchNodeCounts), in the order status shows them.
 COUNT_KEYS = (
@@ -201,3 +201,100 @@ def _failing_message(
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# Remediation: which failing nodes to remove so Batch replaces them, or why none
+
+
+@dataclass(frozen=True)
+class Candidate:
+    node_id: str
+    cause: str  # for people: "start task failed (exit code 3)"
+    kind: str  # for metrics: startTaskFailed, unusable, extension
+
+
+@dataclass(frozen=True)
+class RemediationDecision:
+    reason: str  # Removing, ShortCircuited, Waiting, NothingToRemove
+    message: str
+    remove: tuple[Candidate, ...] = ()
+
+
+def remediation_candidates(
+    nodes: Sequence[NodeSummary], records: Mapping[str, NodeRecord], already_removed: Iterable[str] = ()
+) -> list[Candidate]:
+    """Nodes whose start task failed, that are unusable, or on which an extension failed (from the
+    extension records), in the node list's order; nodes leaving or already removed are not."""
+    skip = set(already_removed)
+    result = []
+    for node in nodes:
+        state = node.state.lower()
+        if node.node_id in skip or state in ("leavingpool", "preempted", "deallocated", "deallocating"):
+            continue
+        if state == "starttaskfailed":
+            code = (
+                f"exit code {node.start_task_exit_code}"
+                if node.start_task_exit_code is not None
+                else "no exit code"
+            )
+            result.append(Candidate(node.node_id, f"start task failed ({code})", "startTaskFailed"))
+            continue
+        if state == "unusable":
+            cause = f" ({node.errors[0].code})" if node.errors else ""
+            result.append(Candidate(node.node_id, f"unusable{cause}", "unusable"))
+            continue
+        record = records.get(node.node_id)
+        failed = (
+            [e.name for e in record.extensions if e.provisioning is Provisioning.FAILED] if record else []
+        )
+        if record is not None and not record.read_error and failed:
+            result.append(Candidate(node.node_id, f"extension {', '.join(failed)} failed", "extension"))
+    return result
+
+
+def plan_remediation(
+    candidates: Sequence[Candidate],
+    node_total: int,
+    *,
+    max_unhealthy_percent: int,
+    max_removals: int,
+    blocked: str | None = None,
+    undecided: int = 0,
+) -> RemediationDecision:
+    """Like Cluster API's MachineHealthCheck `maxUnhealthy`: above the threshold the nodes are not
+    the problem (the spec or the image is), so removing them would only churn; within it, at most
+    `max_removals` nodes go per interval. `blocked` says why no removal may be sent now (a recreate
+    or scale to zero under way, a resize running: a remove-nodes call is itself a resize);
+    `undecided` counts nodes whose health is not known yet (still starting, extensions not read):
+    the share of failing nodes is judged only once every node's is."""
+    if not candidates:
+        return RemediationDecision("NothingToRemove", "No failing node to remove.")
+    if undecided:
+        return RemediationDecision(
+            "Waiting",
+            f"{len(candidates)} failing node(s); waiting for the health of {undecided} more node(s)"
+            " before judging how many of the pool's nodes fail.",
+        )
+    share = 100.0 * len(candidates) / max(node_total, 1)
+    if share > max_unhealthy_percent:
+        return RemediationDecision(
+            "ShortCircuited",
+            f"{len(candidates)} of {node_total} nodes ({share:.0f}%) are failing, more than"
+            f" maxUnhealthyPercent {max_unhealthy_percent}%: the cause is likely the spec or the image,"
+            " not the nodes, so none is removed. Fix what NodesHealthy / ExtensionsHealthy report;"
+            " new nodes then come up healthy.",
+        )
+    if blocked:
+        return RemediationDecision("Waiting", f"{len(candidates)} failing node(s) to remove once {blocked}.")
+    chosen = tuple(candidates[: max(max_removals, 0)])
+    if not chosen:
+        return RemediationDecision(
+            "Waiting",
+            f"{len(candidates)} failing node(s) to remove; maxRemovalsPerInterval reached for this interval.",
+        )
+    named = ", ".join(f"{c.node_id} ({c.cause})" for c in chosen)
+    more = (
+        f"; {len(candidates) - len(chosen)} more in later intervals" if len(candidates) > len(chosen) else ""
+    )
+    return RemediationDecision("Removing", _clip(f"Removing {named} so Batch replaces them{more}."), chosen)

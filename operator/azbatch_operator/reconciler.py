@@ -49,6 +49,7 @@ from azbatch_operator.logs import get_logger, redact, remember_secret_values
 from azbatch_operator.metrics import (
     DISRUPTION_WAITS,
     EXTENSION_NODES,
+    NODE_REMOVALS,
     NODE_STATES,
     NOT_CONVERGING,
     POOL_NODES,
@@ -56,6 +57,7 @@ from azbatch_operator.metrics import (
     RECONCILE_SECONDS,
     RECONCILES,
     RECREATES,
+    REMEDIATION_SHORT_CIRCUITS,
     TIME_TO_READY,
     forget_pool,
 )
@@ -81,6 +83,9 @@ class PoolMemory:
     burst_window: tuple[float, int] = (0.0, 0)  # (start, first-coverage reads spent in this health interval)
     nodes_seen: dict[str, Any] | None = None  # status.nodes observed this pass (None: not observed)
     nodes_verdict: ExtensionsVerdict | None = None  # NodesHealthy
+    removal_window: tuple[float, int] = (0.0, 0)  # (start, nodes removed in this health interval)
+    removed: dict[str, float] = field(default_factory=dict)  # node id -> when remediation removed it
+    remediation: dict[str, Any] | None = None  # status.nodes.remediation
     verdict: ExtensionsVerdict | None = None
     resize_attempts: int = 0  # resizes after allocation stopped short, for this generation
     last_resize_at: float | None = None
@@ -306,7 +311,15 @@ async def _reconcile(
     if step.progress.phase is Phase.READY:
         memory.resize_attempts, memory.last_resize_at = 0, None
     extensions, verdict = await _observe_health(
-        runtime, memory, account, pool_name, spec, observed, events, labels=(ident.namespace, ident.name)
+        runtime,
+        memory,
+        account,
+        pool_name,
+        spec,
+        observed,
+        events,
+        labels=(ident.namespace, ident.name),
+        busy=_remediation_blocked(step, observed),
     )
     last_recreate = (
         {"generation": ident.generation, "finished": _iso(runtime.now())} if step.finished_recreate else None
@@ -537,6 +550,7 @@ async def _observe_health(
     events: EventSink,
     *,
     labels: tuple[str, str] = ("", ""),  # namespace and name, for metrics
+    busy: str | None = None,  # why no node may be removed now (remediation)
 ) -> tuple[tuple[dict[str, Any], ...] | None, ExtensionsVerdict | None]:
     """Bounded: the account's shared node counts, one node list when nodes fail or extensions are
     expected, and at most `healthNodeBudget` (+ the first-coverage burst) extension reads per interval.
@@ -553,8 +567,9 @@ async def _observe_health(
     failing_counted = counts is None or any(
         counts[kind][state] for kind in counts for state in node_health.FAILING
     )
+    remediation = spec.policy.remediation
     nodes: list[health.NodeSummary] | None = None
-    if observed.current_nodes > 0 and (expected or failing_counted):
+    if observed.current_nodes > 0 and (expected or failing_counted or remediation.enabled):
         try:
             nodes = await runtime.nodes.list_nodes(account, pool_name)
         except AzureCallError as error:
@@ -588,6 +603,12 @@ async def _observe_health(
         memory.records = {}
     report = health.summarize(expected, memory.records, len(nodes or ()))
     _observe_nodes(memory, labels, pool_name, counts, nodes, events)
+    if not remediation.enabled:
+        memory.remediation = None
+    elif nodes is not None:
+        await _remediate(runtime, memory, account, pool_name, spec, nodes, events, labels, busy)
+    if memory.nodes_seen is not None:
+        memory.nodes_seen["remediation"] = memory.remediation
     unsettled = (
         report.verdict.status != "True"
         or any(r.unsettled for r in memory.records.values())
@@ -637,6 +658,110 @@ def _observe_nodes(
     for kind, states in report.counts.items():
         for state, count in states.items():
             NODE_STATES.labels(*labels, kind, state).set(count)
+
+
+def _remediation_blocked(step: Step, observed: rendering.ObservedPool | None) -> str | None:
+    """Why remediation may not remove nodes this pass (None: it may)."""
+    if step.recreate is not None:
+        return "the recreate under way (status.recreate) has finished"
+    if step.scale_down is not None:
+        return "the scale to zero under way (status.scaleToZero) has finished"
+    if step.kind is not StepKind.WAIT:
+        return "this pass's write to the pool has taken effect"
+    if observed is not None and not observed.is_steady:
+        return (
+            f"the pool's {observed.allocation_state} has finished (Azure refuses removals while it resizes)"
+        )
+    return None
+
+
+async def _remediate(
+    runtime: Runtime,
+    memory: PoolMemory,
+    account: AccountRef,
+    pool_name: str,
+    spec: Any,
+    nodes: list[health.NodeSummary],
+    events: EventSink,
+    labels: tuple[str, str],
+    busy: str | None,
+) -> None:
+    """spec.policy.remediation: remove failing nodes (a bounded number per interval) so Batch
+    replaces them, or say why none (short-circuited above maxUnhealthyPercent, or waiting)."""
+    policy = spec.policy.remediation
+    present = {n.node_id for n in nodes}
+    memory.removed = {node_id: at for node_id, at in memory.removed.items() if node_id in present}
+    start, spent = memory.removal_window
+    now = runtime.monotonic()
+    if now - start >= runtime.config.health_interval:
+        start, spent = now, 0
+    members = [n for n in nodes if n.state.lower() != "leavingpool"]
+    expected = bool(_expected_extensions(spec))
+    waiting_states = health.NOT_UP_NODE_STATES | {"waitingforstarttask"}
+
+    def undecided(node: health.NodeSummary) -> bool:
+        state = node.state.lower()
+        if state in ("starttaskfailed", "unusable"):
+            return False
+        record = memory.records.get(node.node_id)
+        return state in waiting_states or (expected and (record is None or not record.final))
+
+    decision = node_health.plan_remediation(
+        node_health.remediation_candidates(members, memory.records, memory.removed),
+        len(members),
+        max_unhealthy_percent=policy.max_unhealthy_percent,
+        max_removals=policy.max_removals_per_interval - spent,
+        blocked=busy,
+        undecided=sum(1 for n in members if undecided(n)),
+    )
+    previous = memory.remediation or {}
+    state: dict[str, Any] = {
+        "reason": decision.reason,
+        "message": decision.message,
+        "removedNodes": previous.get("removedNodes"),
+        "lastRemovalTime": previous.get("lastRemovalTime"),
+        "removedTotal": previous.get("removedTotal"),
+    }
+    if decision.reason == "ShortCircuited" and previous.get("reason") != "ShortCircuited":
+        events("Warning", "RemediationShortCircuited", decision.message)
+        REMEDIATION_SHORT_CIRCUITS.labels(*labels).inc()
+    if decision.remove:
+        drain = _drain_rules(spec)
+        option = "TaskCompletion" if drain.enabled else "Requeue"
+        ids = [c.node_id for c in decision.remove]
+        try:
+            await runtime.nodes.remove_nodes(
+                account,
+                pool_name,
+                ids,
+                deallocation=option,
+                resize_timeout=max(drain.timeout, timedelta(minutes=5)),
+            )
+        except AzureCallError as error:
+            state["reason"], state["message"] = (
+                "Waiting",
+                redact(f"Removing {', '.join(ids)} failed: {error}"),
+            )
+            get_logger(pool=pool_name).warning("node removal failed", error=str(error))
+        else:
+            memory.fresh = True  # the removal is a resize: read the pool itself next pass
+            memory.removal_window = (start, spent + len(ids))
+            for candidate in decision.remove:
+                memory.removed[candidate.node_id] = now
+                NODE_REMOVALS.labels(*labels, candidate.kind).inc()
+                events(
+                    "Normal",
+                    "RemovingNode",
+                    f"Removing node {candidate.node_id} ({candidate.cause}) so Batch replaces it"
+                    f" (nodeDeallocationOption {option}).",
+                )
+            state["removedNodes"] = ids
+            state["lastRemovalTime"] = _iso(runtime.now())
+            state["removedTotal"] = int(previous.get("removedTotal") or 0) + len(ids)
+            get_logger(pool=pool_name).info("nodes removed", nodes=ids, option=option)
+    else:
+        memory.removal_window = (start, spent)
+    memory.remediation = state
 
 
 def _burst_allowance(runtime: Runtime, memory: PoolMemory) -> int:

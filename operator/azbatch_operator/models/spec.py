@@ -73,6 +73,33 @@ class Drain(ArmModel):
     )
 
 
+class Remediation(ArmModel):
+    """Removing bad nodes so Batch replaces them (opt in), like a MachineHealthCheck."""
+
+    enabled: bool = Field(
+        default=False,
+        description=(
+            "Remove nodes whose start task or an extension failed, or that are unusable, with the "
+            "data-plane remove-nodes call (default false); the operator then resizes back to the spec."
+        ),
+    )
+    max_unhealthy_percent: int = Field(
+        default=40,
+        ge=0,
+        le=100,
+        description=(
+            "Above this share of the pool's nodes failing, the cause is the spec or the image, not the "
+            "nodes: nothing is removed and status says so (default 40)."
+        ),
+    )
+    max_removals_per_interval: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Nodes removed at most per health interval (default 2).",
+    )
+
+
 class Policy(ArmModel):
     """How the operator applies changes and what it does on deletion."""
 
@@ -99,6 +126,11 @@ class Policy(ArmModel):
     adopt: bool = Field(
         default=False,
         description="Take over an existing pool of the same name that no operator owns (default false).",
+    )
+    remediation: Remediation = Field(
+        default_factory=Remediation,
+        description="Remove failing nodes so Batch replaces them (opt in).",
+        json_schema_extra={"default": {}},
     )
 
 

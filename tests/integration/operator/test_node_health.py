@@ -142,3 +142,66 @@ def _argocd_health(obj: dict[str, Any]) -> dict[str, str]:
     runtime.globals().obj = runtime.table_from(obj, recursive=True)
     result = runtime.execute(script)
     return {"status": str(result["status"]), "message": str(result["message"])}
+
+
+def _remediated(name: str) -> dict[str, Any]:
+    manifest = _five_nodes(name)
+    manifest["spec"]["policy"] = {"remediation": {"enabled": True}}
+    return manifest
+
+
+def test_remediation_removes_the_one_node_failing_its_extension_and_batch_replaces_it(
+    sandbox: Sandbox,
+) -> None:
+    name = "remedyone"
+    sandbox.admin.reset_counters()
+    sandbox.admin.script_extension("monitor", fail_nodes=1, message="agent refused", pool=name)
+    sandbox.kube.apply(_remediated(name))
+    nodes = _nodes_when(sandbox, name, lambda found: len(found) == 5)
+    bad = next(n["id"] for n in nodes if n["ordinal"] == 0)
+
+    def replaced() -> dict[str, Any] | None:
+        obj = sandbox.pool(name)
+        remediation = (((obj or {}).get("status") or {}).get("nodes") or {}).get("remediation") or {}
+        present = {n["id"] for n in sandbox.admin.pool_nodes(pool_id(sandbox, name))}
+        done = (
+            bad in (remediation.get("removedNodes") or ())
+            and bad not in present
+            and len(present) == 5
+            and condition(obj, "ExtensionsHealthy").get("status") == "True"
+            and _extension_counts(obj).get("succeeded") == 5
+        )
+        return obj if done else None
+
+    obj = wait_until(replaced, timeout=90, what="the failing node removed, replaced, extensions healthy")
+    assert obj is not None
+    assert _extension_counts(obj) == {"succeeded": 5, "failed": 0, "transitioning": 0, "total": 5}
+    assert obj["status"]["nodes"]["remediation"]["removedTotal"] == 1
+    removals = [e for e in sandbox.kube.events_for(obj) if e.get("reason") == "RemovingNode"]
+    assert len(removals) == 1 and bad in removals[0]["message"]
+    assert "extension monitor failed" in removals[0]["message"]
+    assert "TaskCompletion" in removals[0]["message"]  # policy.drain.enabled: running tasks finish first
+    assert sandbox.admin.counters().get("POST batch.pool.removenodes") == 1
+
+
+def test_remediation_short_circuits_when_most_nodes_fail(sandbox: Sandbox) -> None:
+    name = "remedymany"
+    sandbox.admin.reset_counters()
+    sandbox.admin.script_extension("monitor", fail_nodes=4, message="workspace key rejected", pool=name)
+    sandbox.kube.apply(_remediated(name))
+
+    def short_circuited() -> dict[str, Any] | None:
+        obj = sandbox.pool(name)
+        remediation = (((obj or {}).get("status") or {}).get("nodes") or {}).get("remediation") or {}
+        return obj if remediation.get("reason") == "ShortCircuited" else None
+
+    obj = wait_until(short_circuited, timeout=60, what="remediation short-circuited")
+    assert obj is not None
+    message = obj["status"]["nodes"]["remediation"]["message"]
+    assert "4 of 5 nodes (80%) are failing" in message and "maxUnhealthyPercent 40%" in message
+    assert "none is removed" in message
+    assert condition(obj, "ExtensionsHealthy")["status"] == "False"
+    events = [e.get("reason") for e in sandbox.kube.events_for(obj)]
+    assert "RemediationShortCircuited" in events and "RemovingNode" not in events
+    assert len(sandbox.admin.pool_nodes(pool_id(sandbox, name))) == 5
+    assert not sandbox.admin.counters().get("POST batch.pool.removenodes")

@@ -75,3 +75,70 @@ def test_starting_nodes_and_empty_pools_are_unknown() -> None:
     assert (verdict.status, verdict.reason) == ("Unknown", "NodesStarting")
     empty = node_health.assess(node_health.counts_from_nodes([]), [], pool_name="p").verdict
     assert (empty.status, empty.reason) == ("Unknown", "NoNodes")
+
+
+def _candidates(count: int) -> list[node_health.Candidate]:
+    return [node_health.Candidate(f"n{i}", "extension kv failed", "extension") for i in range(count)]
+
+
+def test_remediation_removes_a_bounded_number_of_failing_nodes() -> None:
+    decision = node_health.plan_remediation(_candidates(3), 10, max_unhealthy_percent=40, max_removals=2)
+    assert decision.reason == "Removing"
+    assert [c.node_id for c in decision.remove] == ["n0", "n1"]
+    assert "1 more in later intervals" in decision.message
+
+
+def test_remediation_short_circuits_above_the_threshold() -> None:
+    decision = node_health.plan_remediation(_candidates(4), 5, max_unhealthy_percent=40, max_removals=2)
+    assert decision.reason == "ShortCircuited" and decision.remove == ()
+    assert "4 of 5 nodes (80%)" in decision.message and "spec or the image" in decision.message
+    at_threshold = node_health.plan_remediation(_candidates(2), 5, max_unhealthy_percent=40, max_removals=2)
+    assert at_threshold.reason == "Removing"
+
+
+def test_remediation_waits_for_flows_resizes_and_undecided_nodes() -> None:
+    blocked = node_health.plan_remediation(
+        _candidates(1), 5, max_unhealthy_percent=40, max_removals=2, blocked="the resize has finished"
+    )
+    assert (blocked.reason, blocked.remove) == ("Waiting", ())
+    assert "the resize has finished" in blocked.message
+    undecided = node_health.plan_remediation(
+        _candidates(1), 5, max_unhealthy_percent=40, max_removals=2, undecided=4
+    )
+    assert (undecided.reason, undecided.remove) == ("Waiting", ())
+    spent = node_health.plan_remediation(_candidates(1), 5, max_unhealthy_percent=40, max_removals=0)
+    assert (spent.reason, spent.remove) == ("Waiting", ())
+    assert (
+        node_health.plan_remediation([], 5, max_unhealthy_percent=40, max_removals=2).reason
+        == "NothingToRemove"
+    )
+
+
+def test_candidates_are_failing_nodes_not_leaving_or_already_removed() -> None:
+    from azbatch_operator import health  # noqa: PLC0415
+
+    nodes = [
+        NodeSummary("st", "starttaskfailed", start_task_exit_code=3),
+        NodeSummary("un", "unusable", errors=(NodeError("NodeUnusable", "x"),)),
+        NodeSummary("ext", "idle"),
+        NodeSummary("ok", "idle"),
+        NodeSummary("gone", "leavingpool"),
+        NodeSummary("again", "starttaskfailed"),
+    ]
+    failed = health.parse_node_extensions(
+        [
+            {
+                "vmExtension": {"name": "kv"},
+                "instanceView": {"statuses": [{"code": "ProvisioningState/failed/0"}]},
+            }
+        ]
+    )
+    records = health.remember({}, nodes, {"ext": failed}, now="t")
+    found = node_health.remediation_candidates(nodes, records, already_removed={"again"})
+    assert [(c.node_id, c.kind) for c in found] == [
+        ("st", "startTaskFailed"),
+        ("un", "unusable"),
+        ("ext", "extension"),
+    ]
+    assert found[0].cause == "start task failed (exit code 3)"
+    assert found[1].cause == "unusable (NodeUnusable)"
