@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from azbatch_operator.testenv import choose_server, is_real
 
 settings.register_profile(
     "ci",
@@ -23,3 +26,16 @@ settings.register_profile(
 )
 settings.register_profile("explore", database=None, deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a real API server (KUBEBUILDER_ASSETS or AZBATCH_TEST_KUBECONFIG, docs/real-apiserver.md),
+    tests marked `standin_only` are skipped with the reason their marker gives."""
+    server = choose_server()
+    if not is_real(server):
+        return
+    for item in items:
+        marker = item.get_closest_marker("standin_only")
+        if marker is not None:
+            why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "needs the stand-in")
+            item.add_marker(pytest.mark.skip(reason=f"stand-in only on a {server} server: {why}"))

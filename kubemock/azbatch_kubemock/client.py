@@ -12,6 +12,7 @@ get, delete, list with selectors, events of an object, and waiting for a conditi
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -42,12 +43,21 @@ def _pretty(obj: Any) -> str:
 
 
 class KubeClient:
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``ssl_context``: for an https server, its CA and any client certificate (a real API server)."""
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"KubeClient needs an http(s) API server URL, got {url!r}")
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.ssl_context = ssl_context
         self._resources: dict[tuple[str, str], tuple[str, bool]] = {}
 
     # -- raw HTTP -------------------------------------------------------------------------------
@@ -71,7 +81,9 @@ class KubeClient:
         url = f"{self.url}{path}{query}"  # the scheme is checked in __init__: http(s) only
         request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310
+                request, timeout=self.timeout, context=self.ssl_context
+            ) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             text = exc.read()

@@ -34,6 +34,7 @@ from azbatch_operator import logs
 from azbatch_operator.config import OperatorConfig, load_config
 from azbatch_operator.crd import build_crd
 from azbatch_operator.runner import RunOptions, operate
+from azbatch_operator.testenv import choose_server, is_real
 
 # The local stand-ins are their own distributions (emulator/, kubemock/ in the repository), not
 # dependencies of the operator: a production install has neither, so they are imported only here,
@@ -97,6 +98,9 @@ class Sandbox:
         self.emulator: Any = None
         self.kube_thread: Any = None
         self.kube: Any = None  # azbatch_kubemock.KubeClient
+        self.server = choose_server()  # the stand-in, envtest's binaries or AZBATCH_TEST_KUBECONFIG
+        self.real_kube: Any = None  # azbatch_operator.testenv.cluster.RealCluster on a real server
+        self.admin_kubeconfig = Path()  # what a person (kubectl) uses; the operator has env["KUBECONFIG"]
         self.admin: Any = None  # azbatch_emulator.admin.AdminClient
         self.info: dict[str, Any] = {}
         self.env: dict[str, str] = {}
@@ -141,17 +145,32 @@ class Sandbox:
             )
         self.info = self.emulator.start()
         self.admin = AdminClient(self.info)
-        self.kube_thread = KubeStandInThread(crds=[build_crd()]).start()
-        kubeconfig = self.kube_thread.kube.write_kubeconfig(self.workdir / "kubeconfig")
-        self.kube = KubeClient(self.kube_thread.url)
+        if is_real(self.server):
+            # A real API server (docs/real-apiserver.md): the operator signs in as the chart's
+            # ServiceAccount, the tests' client as the admin.
+            from azbatch_operator.testenv.cluster import RealCluster  # noqa: PLC0415
+
+            self.real_kube = RealCluster(self.server, self.workdir / "kube", build_crd()).start()
+            kubeconfig = self.real_kube.operator_kubeconfig
+            self.admin_kubeconfig = self.real_kube.admin_kubeconfig
+            self.kube = self.real_kube.client
+        else:
+            self.kube_thread = KubeStandInThread(crds=[build_crd()]).start()
+            kubeconfig = self.kube_thread.kube.write_kubeconfig(self.workdir / "kubeconfig")
+            self.admin_kubeconfig = Path(kubeconfig)
+            self.kube = KubeClient(self.kube_thread.url)
         self.env = self._environment(Path(kubeconfig))
         self._export(self.env)
         self.start_operator()
 
     def stop(self) -> None:
+        if self.real_kube is not None:
+            self.real_kube.clean_up()  # an existing cluster: while the operator serves finalizers
         self.stop_operator()
         if self.kube_thread is not None:
             self.kube_thread.stop()
+        if self.real_kube is not None:
+            self.real_kube.stop()
         if self.emulator is not None:
             self.emulator.stop()
         for key, value in self._saved_env.items():
