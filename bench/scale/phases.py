@@ -10,8 +10,10 @@
 7. reaction: spec change to the first Azure write, one pool at a time, the fleet managed;
 8. the operator's RSS (sampled throughout; the peak is reported).
 
-`health_run(nodes, profile)` measures data-plane calls per extension-health observation of one
-pool of `nodes` nodes, and how long a failing extension on a new node takes to show.
+`health_run(nodes, profile)` measures, for one pool of `nodes` nodes: how long after every node is
+up ExtensionsHealthy is decided (first coverage, in health intervals: the bounded burst), the
+data-plane calls per extension-health observation in the steady state (bounded: the node list, the
+shared node counts and the sample), and how long a failing extension on a new node takes to show.
 """
 
 from __future__ import annotations
@@ -350,10 +352,21 @@ def health_run(nodes: int, profile: Profile, log: Any = print) -> dict[str, Any]
         operator_in_process=True,
     ) as sandbox:
         name = f"health-{nodes}"
+        sandbox.admin.reset_counters()
         sandbox.kube.apply(fleet.manifest(name, sandbox.info, nodes=nodes, extension=True))
         sandbox.wait_for_condition(name, "Ready", timeout=profile.timeout)
-        # Every node idle with its extension provisioned, and the operator seen it settle.
+        # First coverage: from the moment every node is up with its extension provisioned (idle)
+        # until ExtensionsHealthy is decided for the whole pool, in health intervals.
+        up_at = _all_nodes_idle(sandbox, name, nodes, timeout=profile.timeout)
         sandbox.wait_for_condition(name, "ExtensionsHealthy", "True", timeout=profile.timeout)
+        coverage_seconds = max(time.monotonic() - up_at, 0.0)
+        coverage_counters = sandbox.admin.counters()
+        coverage_reads = coverage_counters.get("GET batch.nodeExtensions", 0)
+        coverage_observations = max(1, coverage_counters.get("GET batch.nodes", 0))
+        log(
+            f"  health: first coverage of {nodes} nodes decided {coverage_seconds:.2f} s after all were up"
+            f" ({coverage_seconds / profile.health_interval:.2f} intervals; {coverage_reads} extension reads)"
+        )
         time.sleep(profile.health_interval * 2)
         sandbox.admin.reset_counters()
         time.sleep(profile.health_interval * profile.health_windows)
@@ -385,6 +398,12 @@ def health_run(nodes: int, profile: Profile, log: Any = print) -> dict[str, Any]
         "calls_per_observation": per_observation,
         "naive_calls_per_observation": 1 + nodes,
         "node_budget": 10,
+        "burst_budget": 500,
+        "max_calls_per_observation": 2 + 10 + 500,  # node list, node counts, steady budget, burst
+        "first_coverage_seconds": coverage_seconds,
+        "first_coverage_intervals": coverage_seconds / profile.health_interval,
+        "first_coverage_extension_reads": coverage_reads,
+        "first_coverage_calls_per_observation": data_plane_calls(coverage_counters) / coverage_observations,
         "failure_detection_seconds": detection,
         "health_interval": profile.health_interval,
         "counters": counters,
@@ -392,6 +411,18 @@ def health_run(nodes: int, profile: Profile, log: Any = print) -> dict[str, Any]
 
 
 EXTENSION_NAME = fleet.EXTENSION["name"]
+
+
+def _all_nodes_idle(sandbox: Sandbox, name: str, nodes: int, *, timeout: float) -> float:
+    """The monotonic instant every node of the pool was first seen idle (polled)."""
+    arm_id = f"{sandbox.info['account_id']}/pools/{name}"
+
+    def idle() -> bool:
+        found = sandbox.admin.pool_nodes(arm_id)
+        return len(found) >= nodes and all(n["state"] == "idle" for n in found)
+
+    wait_until(idle, timeout=timeout, interval=0.1, what=f"{nodes} nodes idle")
+    return time.monotonic()
 
 
 def _first_failure_time(obj: Mapping[str, Any] | None) -> float | None:

@@ -103,6 +103,14 @@ def goals(fleets: Sequence[Mapping[str, Any]], healths: Sequence[Mapping[str, An
             "goal": "calls per observation bounded (not linear in nodes); a failure seen within one interval",
             "met": max(per_obs) <= budget_bound and seen,
         }
+        coverage = [h.get("first_coverage_intervals") for h in healths]
+        if all(c is not None for c in coverage):
+            checks["first_coverage"] = {
+                "at_nodes": [h["nodes"] for h in healths],
+                "value": coverage,
+                "goal": "ExtensionsHealthy decided within two health intervals of every node being up",
+                "met": max(coverage) <= 2.0,
+            }
     return checks
 
 
@@ -149,7 +157,7 @@ def table(doc: Mapping[str, Any]) -> str:
         lines.append(" | ".join(cells))
     if doc["extension_health"]:
         lines.append("")
-        lines.append("nodes | data-plane calls/observation | naive | failure seen after s")
+        lines.append("nodes | data-plane calls/observation | naive | failure seen after s | first coverage")
         for h in doc["extension_health"]:
             detection = h["failure_detection_seconds"]
             seen = f"{detection:.2f} (interval {h['health_interval']:g})" if detection is not None else "-"
@@ -158,6 +166,7 @@ def table(doc: Mapping[str, Any]) -> str:
                 f"{h['calls_per_observation']:.1f}",
                 f"{h['naive_calls_per_observation']}",
                 seen,
+                _intervals(h.get("first_coverage_intervals")),
             ]
             lines.append(" | ".join(cells))
     lines.append("")
@@ -197,15 +206,18 @@ def markdown(doc: Mapping[str, Any]) -> str:
     if doc["extension_health"]:
         lines += [
             "",
-            "| nodes | data-plane calls per observation | one call per node | failing extension seen |",
+            "| nodes | data-plane calls per observation | one call per node | failing extension seen"
+            " | first coverage decided |",
         ]
-        lines.append("| ---: | ---: | ---: | ---: |")
+        lines.append("| ---: | ---: | ---: | ---: | ---: |")
         for h in doc["extension_health"]:
             seen = h["failure_detection_seconds"]
             shown = "-" if seen is None else f"{seen:.2f} s ({h['health_interval']:g} s interval)"
+            coverage = h.get("first_coverage_intervals")
+            covered = "-" if coverage is None else f"{coverage:.2f} intervals"
             lines.append(
                 f"| {h['nodes']:,} | {h['calls_per_observation']:.0f} | {h['naive_calls_per_observation']:,}"
-                f" | {shown} |"
+                f" | {shown} | {covered} |"
             )
     lines += ["", "Goals, judged at the largest size:", ""]
     for name, check in doc["goals"].items():
@@ -213,3 +225,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
         shown = ", ".join(f"{v:.2f}" for v in value) if isinstance(value, list) else f"{value:.2f}"
         lines.append(f"- {'met' if check['met'] else '**missed**'}: {name} {shown} ({check['goal']})")
     return "\n".join(lines)
+
+
+def _intervals(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} intervals"

@@ -58,6 +58,13 @@ def test_extension_health_reads_a_bounded_sample_not_every_node(health):
     assert health["failure_detection_seconds"] <= 2 * TINY.health_interval
 
 
+def test_first_coverage_is_decided_within_two_intervals_and_every_observation_is_bounded(health):
+    assert health["first_coverage_intervals"] <= 2.0
+    assert health["first_coverage_extension_reads"] >= 24  # every node read once, in a burst
+    assert health["first_coverage_calls_per_observation"] <= health["max_calls_per_observation"]
+    assert health["calls_per_observation"] <= 2 + health["node_budget"]  # steady: list, counts, sample
+
+
 def test_the_document_judges_each_goal_and_renders(fleet, health, tmp_path: Path):
     doc = report.document([fleet], [health], quick=True, profile=TINY)
     assert set(doc["goals"]) == {
@@ -68,6 +75,7 @@ def test_the_document_judges_each_goal_and_renders(fleet, health, tmp_path: Path
         "reaction",
         "memory",
         "extension_health",
+        "first_coverage",
     }
     assert doc["goals"]["restart"]["met"] is True
     json.dumps(doc)  # the results file is plain JSON
