@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from azbatch_operator.testenv import choose_server
+
 READS_RATIO_GOAL = 20.0
 CONVERGENCE_GOAL = 1.1
 REACTION_P99_GOAL = 1.0
@@ -121,6 +123,9 @@ def document(
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if quick else "full",
         "machine": machine(),
+        # Which Kubernetes API the sandboxes ran on: stand-in, envtest (KUBEBUILDER_ASSETS) or
+        # kubeconfig (AZBATCH_TEST_KUBECONFIG); docs/real-apiserver.md.
+        "kube_server": str(choose_server()),
         "profile": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(profile).items()},
         "goals": goals(fleets, healths),
         "fleets": list(fleets),
@@ -129,7 +134,10 @@ def document(
 
 
 def table(doc: Mapping[str, Any]) -> str:
-    lines = [f"machine: {doc['machine']['cpu']}, {doc['machine']['cores']} cores, {doc['machine']['memory']}"]
+    lines = [
+        f"machine: {doc['machine']['cpu']}, {doc['machine']['cores']} cores, {doc['machine']['memory']}; "
+        f"Kubernetes API: {doc.get('kube_server', 'stand-in')}"
+    ]
     lines.append("")
     lines.append(
         "pools | ARM reads/h/pool operator | baseline | baseline/operator | cold start s (floor s, ratio)"

@@ -78,6 +78,7 @@ def test_the_document_judges_each_goal_and_renders(fleet, health, tmp_path: Path
         "first_coverage",
     }
     assert doc["goals"]["restart"]["met"] is True
+    assert doc["kube_server"] == "stand-in"  # the default run; envtest / kubeconfig when switched
     json.dumps(doc)  # the results file is plain JSON
     text = report.table(doc)
     assert "baseline/operator" in text and "MET  restart" in text

