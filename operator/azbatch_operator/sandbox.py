@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import importlib
 import logging
 import os
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,6 +305,26 @@ class Sandbox:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+    # -- the Kubernetes API's address, for a relay between it and the operator ----------------
+
+    def kube_address(self) -> tuple[str, int]:
+        """Host and port of the Kubernetes API the operator talks to (the stand-in or a real one)."""
+        url = self.real_kube.operator.server if self.real_kube is not None else self.kube_thread.url
+        parts = urllib.parse.urlsplit(url)
+        return str(parts.hostname), int(parts.port or (443 if parts.scheme == "https" else 80))
+
+    def write_operator_kubeconfig(self, path: Path, *, port: int, host: str = "127.0.0.1") -> Path:
+        """The operator's kubeconfig, reaching the API at host:port instead (a relay to
+        `kube_address()`): the same scheme, trust and credential."""
+        if self.real_kube is not None:
+            scheme = urllib.parse.urlsplit(self.real_kube.operator.server).scheme
+            moved = dataclasses.replace(self.real_kube.operator, server=f"{scheme}://{host}:{port}")
+            written: Path = moved.write_kubeconfig(path, "azbatch-operator")
+            return written
+        from azbatch_kubemock.kubeconfig import write_kubeconfig  # noqa: PLC0415
+
+        return write_kubeconfig(path, server=f"http://{host}:{port}", token=None)
 
     # -- conveniences for stories and tests ---------------------------------------------------
 

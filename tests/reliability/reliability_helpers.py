@@ -18,7 +18,6 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.batch import BatchManagementClient
 
 from azbatch_emulator.sdk import secret_credential
-from azbatch_kubemock.kubeconfig import write_kubeconfig
 from azbatch_operator.sandbox import Sandbox, condition, wait_until
 
 FAST: dict[str, Any] = {
@@ -171,7 +170,8 @@ def finalizers(obj: Mapping[str, Any] | None) -> list[str]:
 class CuttableWire:
     """A loopback TCP relay in its own thread; `cut()` aborts every open connection through it.
 
-    Between the operator and the Kubernetes stand-in this is a network blip: the watch streams
+    Between the operator and the Kubernetes API (the stand-in's plain HTTP or a real server's TLS,
+    relayed byte for byte) this is a network blip: the watch streams
     and any request in flight die mid-way, exactly as when an API server restarts or a load
     balancer drops idle streams. New connections are relayed as before.
     """
@@ -246,7 +246,9 @@ class CuttableWire:
 def route_operator_through(sandbox: Sandbox, wire: CuttableWire) -> None:
     """Restart the operator so that it reaches Kubernetes only through `wire` (tests keep the direct line)."""
     sandbox.stop_operator()
-    kubeconfig = write_kubeconfig(Path(sandbox.workdir) / "kubeconfig-via-wire", server=wire.url, token=None)
+    kubeconfig = sandbox.write_operator_kubeconfig(
+        Path(sandbox.workdir) / "kubeconfig-via-wire", port=wire.port
+    )
     sandbox.env["KUBECONFIG"] = str(kubeconfig)
     os.environ["KUBECONFIG"] = str(kubeconfig)  # the in-process operator reads it from the environment
     sandbox.start_operator()

@@ -31,18 +31,12 @@ from reliability_helpers import (
 
 from azbatch_operator.sandbox import Sandbox, SandboxSettings, pool_manifest, wait_until
 
-# The operator reaches Kubernetes through a relay to the stand-in's plain-HTTP port (the fixture
-# reads `kube_thread.url`), so every test here needs the stand-in.
-pytestmark = pytest.mark.standin_only(
-    reason="cuts the operator's connections through a relay to the stand-in's plain-HTTP port"
-)
-
 
 @pytest.fixture(scope="module")
 def outages() -> Iterator[tuple[Sandbox, CuttableWire]]:
     with Sandbox(SandboxSettings(emulator_in_process=False, **STEPPED)) as running:
-        host, port = running.kube_thread.url.removeprefix("http://").split(":")
-        wire = CuttableWire(host, int(port)).start()
+        host, port = running.kube_address()
+        wire = CuttableWire(host, port).start()
         route_operator_through(running, wire)
         try:
             yield running, wire

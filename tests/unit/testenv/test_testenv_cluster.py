@@ -24,6 +24,7 @@ from azbatch_operator.testenv.cluster import (
     rbac_manifests,
     service_account_of,
 )
+from azbatch_operator.testenv.controlplane import Credentials
 
 CA = TinyCA()
 ADMIN = CA.client_cert("kind-admin", ["system:masters"])
@@ -288,8 +289,6 @@ def test_envtest_clusters_are_not_cleaned_object_by_object(
         def __init__(self, **_: Any) -> None: ...
 
         def start(self) -> Any:
-            from azbatch_operator.testenv.controlplane import Credentials
-
             return Credentials("https://127.0.0.1:1", CA.cert_pem, ADMIN)
 
         def stop(self) -> None:
