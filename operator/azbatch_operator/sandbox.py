@@ -114,7 +114,11 @@ class Sandbox:
     # -- lifecycle -------------------------------------------------------------------------
 
     def __enter__(self) -> Sandbox:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # what did start (the emulator, a control plane) does not outlive the failure
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

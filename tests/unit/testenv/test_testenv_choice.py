@@ -4,6 +4,7 @@ sandbox's address of the API for a relay on each."""
 from __future__ import annotations
 
 import importlib.util
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +15,7 @@ from azbatch_operator import sandbox
 from azbatch_operator.testenv import Server, choose_server, is_real
 from azbatch_operator.testenv.certs import TinyCA
 from azbatch_operator.testenv.cluster import Connection, connection_from_kubeconfig
+from azbatch_operator.testenv.process import BinaryMissingError
 
 
 @pytest.mark.parametrize(
@@ -103,3 +105,17 @@ def test_stand_in_only_tests_are_skipped_on_a_real_server_with_their_reason(
     (skip,) = marked.added
     assert skip.name == "skip" and "cuts the stand-in's connections" in skip.kwargs["reason"]
     assert plain.added == []
+
+
+def test_a_sandbox_that_cannot_start_its_server_leaves_nothing_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KUBEBUILDER_ASSETS naming a folder without the binaries: the error names the binary, and the
+    emulator the sandbox had started is stopped again (no thread left behind)."""
+    monkeypatch.delenv("AZBATCH_TEST_KUBECONFIG", raising=False)
+    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path / "empty"))
+    before = {thread.ident for thread in threading.enumerate()}
+    with pytest.raises(BinaryMissingError, match="etcd: no executable"), sandbox.Sandbox():
+        pass
+    left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert left == []
