@@ -310,7 +310,7 @@ class RealCluster:
         context = connection.ssl_context(self.workdir / f"tls-{who}")
         if self._client_factory is not None:
             return self._client_factory(connection.server, token=connection.token, ssl_context=context)
-        return _tracking_client(connection.server, token=connection.token, ssl_context=context)
+        return tracking_client(connection.server, token=connection.token, ssl_context=context)
 
     def _install_crd(self) -> None:
         name = self.crd["metadata"]["name"]
@@ -418,7 +418,7 @@ def _version_of(obj: Mapping[str, Any]) -> Obj:
     return {"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion")}
 
 
-def _tracking_client(url: str, **options: Any) -> Any:
+def tracking_client(url: str, **options: Any) -> Any:
     """The test client (`azbatch_kubemock.KubeClient`) that also records each object it creates."""
     from azbatch_kubemock import KubeApiError, KubeClient  # noqa: PLC0415 - the stand-in's distribution
 

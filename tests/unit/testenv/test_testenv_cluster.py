@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from azbatch_kubemock import KubeStandInThread
 from azbatch_operator.crd import build_crd
 from azbatch_operator.testenv import Server
 from azbatch_operator.testenv.certs import CertPair, TinyCA
@@ -23,6 +24,7 @@ from azbatch_operator.testenv.cluster import (
     connection_from_kubeconfig,
     rbac_manifests,
     service_account_of,
+    tracking_client,
 )
 from azbatch_operator.testenv.controlplane import Credentials
 
@@ -320,3 +322,19 @@ def test_the_stand_in_is_not_a_real_cluster(tmp_path: Path) -> None:
 def test_the_chart_is_the_repositorys() -> None:
     assert (CHART / "Chart.yaml").is_file()
     assert isinstance(ADMIN, CertPair)
+
+
+def test_the_admin_client_records_what_it_creates() -> None:
+    """The real client (`azbatch_kubemock.KubeClient` plus the record), against the stand-in."""
+
+    with KubeStandInThread(crds=[build_crd()]) as kube:
+        client = tracking_client(kube.url)
+        client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}})
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "team-a"}}
+        client.apply(secret)
+        client.apply({**secret, "stringData": {"k": "v"}})  # exists: patched, recorded once
+        assert client.created == [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}},
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "team-a"}},
+        ]
+        assert client.request_or_none("GET", "/api/v1/namespaces/nowhere") is None
