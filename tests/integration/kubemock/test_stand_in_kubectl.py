@@ -196,6 +196,12 @@ def test_project_crd_printer_columns_in_kubectl_get_bp(project_kubectl: tuple[Ku
                         "reason": "AllSucceeded",
                         "lastTransitionTime": NOW,
                     },
+                    {
+                        "type": "NodesHealthy",
+                        "status": "False",
+                        "reason": "StartTaskFailed",
+                        "lastTransitionTime": NOW,
+                    },
                 ],
                 "pool": {
                     "currentDedicatedNodes": 1,
@@ -209,8 +215,25 @@ def test_project_crd_printer_columns_in_kubectl_get_bp(project_kubectl: tuple[Ku
     )
 
     header, row = kubectl("get", "bp").stdout.splitlines()
-    assert re.split(r"\s{2,}", header) == ["NAME", "READY", "VM SIZE", "NODES", "TARGET", "EXTENSIONS", "AGE"]
-    assert re.split(r"\s{2,}", row)[:6] == ["keyvault-linux", "False", "STANDARD_DS2_V2", "1", "2", "True"]
+    assert re.split(r"\s{2,}", header) == [
+        "NAME",
+        "READY",
+        "VM SIZE",
+        "NODES",
+        "TARGET",
+        "NODES HEALTHY",
+        "EXTENSIONS",
+        "AGE",
+    ]
+    assert re.split(r"\s{2,}", row)[:7] == [
+        "keyvault-linux",
+        "False",
+        "STANDARD_DS2_V2",
+        "1",
+        "2",
+        "False",
+        "True",
+    ]
 
     wide_header, wide_row = kubectl("get", "bp", "-o", "wide").stdout.splitlines()
     assert {"SPOT", "SPOT TARGET", "REASON"} <= set(re.split(r"\s{2,}", wide_header))

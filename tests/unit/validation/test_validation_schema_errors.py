@@ -43,7 +43,7 @@ def test_unknown_fields_deep_in_lists_name_their_place(manifest: dict[str, Any])
 def test_unknown_fields_without_a_close_name_list_the_known_ones(manifest: dict[str, Any]) -> None:
     edit(manifest, "spec.policy", {"colour": "blue"})
     assert (
-        "use one of adopt, deletionPolicy, drain, reconcile, updateStrategy"
+        "use one of adopt, deletionPolicy, drain, reconcile, remediation, updateStrategy"
         in one(manifest, "spec.policy.colour").message
     )
 
