@@ -508,7 +508,7 @@ class BatchPoolsApi:
         version = request.query.get("api-version")
         pools = sorted(self.store.list_pools(account, now), key=lambda p: p.name.lower())
         shaped = [b for b in (batch_pool(p, now, endpoint, version) for p in pools) if keep(b)]
-        size = _page_size(request.query.get("maxresults"))
+        size = page_size(request.query.get("maxresults"))
         start = int(request.query.get("$skiptoken", "0") or 0)
         body: dict[str, Any] = {
             "odata.metadata": f"{endpoint}/$metadata#pools",
@@ -744,9 +744,10 @@ class BatchPoolsApi:
         return web.Response(status=202, headers={"DataServiceVersion": "3.0"})
 
 
-def _page_size(value: str | None) -> int:
+def page_size(value: str | None, default: int = DEFAULT_PAGE) -> int:
+    """A data-plane list's `maxresults` (1 to 1000), or the list's default page size."""
     if value is None:
-        return DEFAULT_PAGE
+        return default
     if not value.isdigit() or not 1 <= int(value) <= 1000:
         raise ServiceError(
             400,

@@ -99,21 +99,7 @@ def passes(value: str, clauses: list[tuple[bool, str]] | None) -> bool:
 
 
 def page_size(request: web.Request, default: int) -> int:
-    value = request.query.get("maxresults")
-    if value is None:
-        return default
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
-        raise ServiceError(
-            400,
-            "InvalidQueryParameterValue",
-            "Value for one of the query parameters specified in the request URI is invalid.",
-            details=[
-                ("QueryParameterName", "maxresults"),
-                ("QueryParameterValue", value),
-                ("Reason", "1 to 1000"),
-            ],
-        )
-    return int(value)
+    return batch_pools.page_size(request.query.get("maxresults"), default)
 
 
 def select(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
