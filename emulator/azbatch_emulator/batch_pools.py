@@ -24,7 +24,7 @@ from azbatch_emulator.clock import iso, parse_duration
 from azbatch_emulator.errors import BATCH_JSON_TYPE, ServiceError, dumps
 from azbatch_emulator.pools import Pool, evaluate_formula
 from azbatch_emulator.rules import batch_api_version
-from azbatch_emulator.store import Account
+from azbatch_emulator.store import Account, Store
 
 if TYPE_CHECKING:
     from azbatch_emulator.emulator import Emulator
@@ -455,16 +455,21 @@ def register(router: web.UrlDispatcher, emu: Emulator) -> None:
         )
 
 
+def account_of(store: Store, request: web.Request) -> Account:
+    """The data plane's account, by the name in its URL (404 AccountNotFound as the service says)."""
+    account = store.account_by_name(request.match_info["account"])
+    if account is None:
+        raise ServiceError(404, "AccountNotFound", "The specified account does not exist.")
+    return account
+
+
 class BatchPoolsApi:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         self.store = emu.store
 
     def _account(self, request: web.Request) -> Account:
-        account = self.store.account_by_name(request.match_info["account"])
-        if account is None:
-            raise ServiceError(404, "AccountNotFound", "The specified account does not exist.")
-        return account
+        return account_of(self.store, request)
 
     def _endpoint(self, account: Account) -> str:
         return f"https://{self.emu.account_endpoint(account.name)}"
@@ -627,13 +632,17 @@ class BatchPoolsApi:
             fixed["nodeDeallocationOption"] = _TO_ARM["nodeDeallocationOption"].get(
                 str(body["nodeDeallocationOption"]).lower(), body["nodeDeallocationOption"]
             )
-        pool = self.store.patch_pool(
+        pool = self._patch_scale(request, account, pool, {"fixedScale": fixed})
+        return self._empty(202, pool, account)
+
+    def _patch_scale(self, request: web.Request, account: Account, pool: Pool, scale: dict[str, Any]) -> Pool:
+        """A data-plane scale call is the management PATCH of `scaleSettings` (the service's rules apply)."""
+        return self.store.patch_pool(
             account,
             pool.name,
-            {"properties": {"scaleSettings": {"fixedScale": fixed}}},
+            {"properties": {"scaleSettings": scale}},
             if_match=_arm_if_match(pool, request.headers.get("If-Match")),
         )
-        return self._empty(202, pool, account)
 
     async def stop_resize(self, request: web.Request) -> web.Response:
         account, pool = self._pool(request)
@@ -652,12 +661,7 @@ class BatchPoolsApi:
         interval = body.get("autoScaleEvaluationInterval") or current.get("evaluationInterval")
         if interval:
             auto["evaluationInterval"] = interval
-        pool = self.store.patch_pool(
-            account,
-            pool.name,
-            {"properties": {"scaleSettings": {"autoScale": auto}}},
-            if_match=_arm_if_match(pool, request.headers.get("If-Match")),
-        )
+        pool = self._patch_scale(request, account, pool, {"autoScale": auto})
         return self._empty(200, pool, account)
 
     async def disable_autoscale(self, request: web.Request) -> web.Response:

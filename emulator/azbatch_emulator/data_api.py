@@ -116,10 +116,7 @@ class DataPlaneApi:
         self.store = emu.store
 
     def _account(self, request: web.Request) -> Account:
-        account = self.store.account_by_name(request.match_info["account"])
-        if account is None:
-            raise ServiceError(404, "AccountNotFound", "The specified account does not exist.")
-        return account
+        return batch_pools.account_of(self.store, request)
 
     def _pool(self, request: web.Request, now: float) -> tuple[Account, Pool]:
         account = self._account(request)
