@@ -861,6 +861,22 @@ def _retry_resize(
     )
 
 
+def remediation_blocked(step: Step, observed: ObservedPool | None) -> str | None:
+    """Why remediation may not remove nodes this pass (None: it may): never inside a destructive flow,
+    after a write of this pass, or while Azure resizes (it refuses removals then)."""
+    if step.recreate is not None:
+        return "the recreate under way (status.recreate) has finished"
+    if step.scale_down is not None:
+        return "the scale to zero under way (status.scaleToZero) has finished"
+    if step.kind is not StepKind.WAIT:
+        return "this pass's write to the pool has taken effect"
+    if observed is not None and not observed.is_steady:
+        return (
+            f"the pool's {observed.allocation_state} has finished (Azure refuses removals while it resizes)"
+        )
+    return None
+
+
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 

@@ -38,6 +38,7 @@ from azbatch_operator.convergence import (
     Tunables,
     next_step,
     orphan_patch,
+    remediation_blocked,
     unapplied,
     waiting_for_budget,
 )
@@ -319,7 +320,7 @@ async def _reconcile(
         observed,
         events,
         labels=(ident.namespace, ident.name),
-        busy=_remediation_blocked(step, observed),
+        busy=remediation_blocked(step, observed),
     )
     last_recreate = (
         {"generation": ident.generation, "finished": _iso(runtime.now())} if step.finished_recreate else None
@@ -658,21 +659,6 @@ def _observe_nodes(
     for kind, states in report.counts.items():
         for state, count in states.items():
             NODE_STATES.labels(*labels, kind, state).set(count)
-
-
-def _remediation_blocked(step: Step, observed: rendering.ObservedPool | None) -> str | None:
-    """Why remediation may not remove nodes this pass (None: it may)."""
-    if step.recreate is not None:
-        return "the recreate under way (status.recreate) has finished"
-    if step.scale_down is not None:
-        return "the scale to zero under way (status.scaleToZero) has finished"
-    if step.kind is not StepKind.WAIT:
-        return "this pass's write to the pool has taken effect"
-    if observed is not None and not observed.is_steady:
-        return (
-            f"the pool's {observed.allocation_state} has finished (Azure refuses removals while it resizes)"
-        )
-    return None
 
 
 async def _remediate(

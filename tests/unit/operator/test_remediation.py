@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from azbatch_operator import reconciler
+from azbatch_operator import convergence, reconciler
 from azbatch_operator.cloud.errors import AzureCallError
 from azbatch_operator.conditions import Phase, Progress
 from azbatch_operator.config import OperatorConfig
@@ -110,16 +110,16 @@ def test_nothing_is_removed_while_a_flow_runs_or_the_pool_resizes() -> None:
         Step(StepKind.PATCH, progress, None),
     ]
     for step in flows:
-        busy = reconciler._remediation_blocked(step, None)
+        busy = convergence.remediation_blocked(step, None)
         assert busy is not None
         fake, memory = FakeNodes(), reconciler.PoolMemory()
         _run(_runtime(fake, [0.0]), memory, _pool(1), busy=busy)
         assert fake.calls == [] and memory.remediation is not None
         assert memory.remediation["reason"] == "Waiting"
     resizing = SimpleNamespace(is_steady=False, allocation_state="Resizing")
-    assert "Resizing" in str(reconciler._remediation_blocked(Step(StepKind.WAIT, progress, None), resizing))
+    assert "Resizing" in str(convergence.remediation_blocked(Step(StepKind.WAIT, progress, None), resizing))
     steady = SimpleNamespace(is_steady=True, allocation_state="Steady")
-    assert reconciler._remediation_blocked(Step(StepKind.WAIT, progress, None), steady) is None
+    assert convergence.remediation_blocked(Step(StepKind.WAIT, progress, None), steady) is None
 
 
 def test_more_than_the_threshold_failing_removes_nothing_and_says_so() -> None:
