@@ -4,6 +4,11 @@
   until the next step is due or the spec changes);
 - a spec change wakes that daemon at once (reaction time is the watch latency, not a timer);
 - deletion runs the finalizer: delete, orphan or leave the pool per policy and ownership.
+
+A spec change is a new `metadata.generation` (the API server bumps it on every spec change, never
+on status or metadata), read from the watch events themselves. So kopf's diff-based change
+detection is not used, and nothing stores a diff base on the objects: at creation the operator
+writes the finalizer and the status, not a `last-handled-configuration` annotation besides.
 """
 
 from __future__ import annotations
@@ -29,14 +34,23 @@ ANNOTATIONS_PREFIX = "azbatch.dev"
 DELETE_WAIT = 300.0  # seconds a delete handler waits in place before handing the retry to kopf
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """Keeps no diff base: no handler here compares an object's old and new essence (spec changes
+    are generations, see the module's docstring), so storing one would be a write per object."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     config: OperatorConfig = memo["config"]
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATIONS_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=ANNOTATIONS_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.level = logging.WARNING  # our own events are explicit; kopf's chatter stays in logs
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
@@ -66,6 +80,7 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime | None = memo.get("runtime")
     if runtime is not None:
         await runtime.observer.close()
+        await runtime.kube.close()
     clients: AzureClients | None = memo.get("clients")
     if clients is not None:
         await clients.close()
@@ -108,22 +123,21 @@ async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped
         stop_watching(runtime, memory)
 
 
-@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-async def spec_changed(memo: kopf.Memo, **_: Any) -> None:
-    """Wake the pool's loop now: the new spec is planned without waiting for the next resync."""
-    _memory(memo).wakeup.set()
-
-
-@kopf.on.event(GROUP, VERSION, PLURAL, annotations={APPROVE_ANNOTATION: kopf.PRESENT})
-async def approval_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """An approval of a disruption (an adopted pool) is acted on at once, like a spec change.
-
-    kopf's update handlers diff the spec only, so the watch events of annotated resources are
-    read here; the loop is woken once per new approval, not at every status write."""
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Wake the pool's loop at once for a new spec (a new generation) or a new approval of a
+    disruption (an adopted pool): planned now, not at the next resync. Status writes, finalizers
+    and other metadata change neither, so the loop's own writes never wake it."""
     memory = _memory(memo)
+    generation = body.metadata.get("generation")
     approval = body.metadata.annotations.get(APPROVE_ANNOTATION)
-    if approval != memory.approval_seen:
+    first = memory.generation_seen is None  # the loop's first pass reads this object anyway
+    new_spec = generation != memory.generation_seen
+    new_approval = approval is not None and approval != memory.approval_seen
+    memory.generation_seen = generation
+    if approval is not None:
         memory.approval_seen = approval
+    if not first and (new_spec or new_approval):
         memory.wakeup.set()
 
 

@@ -2,7 +2,8 @@
 
 kopf owns the watch, finalizers and events; the reconciler writes status itself (merge patch on
 the status subresource) because it writes it in the middle of a multi-step flow, before the Azure
-call the status announces.
+call the status announces. Status writes, the hot path, go from the event loop (`StatusWriter`)
+with the connection settings the official client loaded; everything else goes through that client.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
+
+from azbatch_operator.kube.status_writer import StatusWriter
 
 GROUP = "azbatch.dev"
 VERSION = "v1alpha1"
@@ -90,7 +93,9 @@ def load_client_configuration() -> k8s.Configuration:
 
 class KubeGateway:
     def __init__(self, configuration: k8s.Configuration | None = None) -> None:
-        self._api = k8s.ApiClient(configuration or load_client_configuration())
+        configuration = configuration or load_client_configuration()
+        self._api = k8s.ApiClient(configuration)
+        self._status = StatusWriter(configuration)
         self._core = k8s.CoreV1Api(self._api)
         self._custom = k8s.CustomObjectsApi(self._api)
         self._cluster_id: str | None = None
@@ -133,15 +138,7 @@ class KubeGateway:
 
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """Merge-patch the status subresource (null values remove fields)."""
-        await asyncio.to_thread(
-            self._custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
-            {"status": dict(status)},
-        )
+        await self._status.patch(f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}", status)
 
     async def pools_in_disruption(self) -> list[tuple[str, str, str]]:
         """(account ARM id, uid, namespace/name) of every BatchPool whose status says a recreate or a
@@ -197,5 +194,6 @@ class KubeGateway:
     def api_client(self) -> k8s.ApiClient:
         return self._api
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        await self._status.close()
         self._api.close()  # type: ignore[no-untyped-call]
