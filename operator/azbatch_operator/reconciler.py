@@ -100,6 +100,7 @@ class PoolMemory:
     not_converging: NotConverging | None = None  # a patch of this generation that did not take
     deleting_since: datetime | None = None  # first seen Deleting (a delete we did not send)
     approval_seen: str | None = None  # the approve-disruption annotation last woken for
+    generation_seen: int | None = None  # metadata.generation of the last watch event
 
 
 @dataclass
