@@ -12,6 +12,10 @@ maxConcurrentRecreates: 1 # pools of one Batch account in a recreate or scale to
 stuckDeleteTimeout: 1800  # seconds a pool may stay Deleting before the resource says Stalled
 leaderElection: {enabled: true, leaseName: azbatch-operator, leaseNamespace: <operator namespace>}
 digestKeySecret: {name: azbatch-operator-digest-key, namespace: <operator namespace>}
+armRequestBudget:         # per subscription, spent before each ARM request (ARM: 250 @ 25/s, 200 @ 10/s)
+  reads: {burst: 200, perSecond: 20}
+  writes: {burst: 160, perSecond: 8}
+  deletes: {burst: 160, perSecond: 8}
 ```
 One operator acts at a time: leader election is on unless turned off (`run --no-leader-election`,
 for development). The digest key comes from AZBATCH_DIGEST_KEY_FILE when set; otherwise the operator
@@ -31,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from azbatch_operator.request_budget import KINDS, BudgetLimits, Rate
 
 CONFIG_ENV = "AZBATCH_OPERATOR_CONFIG"
 DIGEST_KEY_ENV = "AZBATCH_DIGEST_KEY_FILE"
@@ -73,6 +79,7 @@ class OperatorConfig:
     )
     max_concurrent_recreates: int = 1
     stuck_delete_timeout: float = 1800.0
+    arm_request_budget: BudgetLimits = field(default_factory=BudgetLimits)
 
     @classmethod
     def from_mapping(
@@ -90,6 +97,7 @@ class OperatorConfig:
             "resizeRetryBackoff",
             "accountAllowlist",
             "leaderElection",
+            "armRequestBudget",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -140,9 +148,38 @@ class OperatorConfig:
                 ),
                 max_concurrent_recreates=int(data.get("maxConcurrentRecreates", 1)),
                 stuck_delete_timeout=float(data.get("stuckDeleteTimeout", 1800)),
+                arm_request_budget=request_budget(data.get("armRequestBudget")),
             )
         except (TypeError, ValueError) as error:
             raise ConfigError(f"invalid operator setting: {error}") from error
+
+
+def request_budget(data: Any) -> BudgetLimits:
+    """`armRequestBudget`: any of reads, writes, deletes, each `{burst, perSecond}`; the rest default."""
+    if data is None:
+        return BudgetLimits()
+    if not isinstance(data, Mapping) or set(data) - set(KINDS):
+        raise ConfigError(f"armRequestBudget takes {', '.join(KINDS)}, each {{burst: N, perSecond: N}}")
+    defaults = BudgetLimits()
+    rates = {}
+    for kind in KINDS:
+        given = data.get(kind)
+        if given is None:
+            continue
+        if not isinstance(given, Mapping) or set(given) - {"burst", "perSecond"}:
+            raise ConfigError(f"armRequestBudget.{kind} takes burst and perSecond, not {given!r}")
+        default = defaults.of(kind)
+        burst, per_second = given.get("burst", default.burst), given.get("perSecond", default.per_second)
+        if not isinstance(burst, int) or isinstance(burst, bool) or burst < 1:
+            raise ConfigError(
+                f"armRequestBudget.{kind}.burst must be a whole number of 1 or more, not {burst!r}"
+            )
+        if not isinstance(per_second, int | float) or isinstance(per_second, bool) or per_second <= 0:
+            raise ConfigError(
+                f"armRequestBudget.{kind}.perSecond must be a number above 0, not {per_second!r}"
+            )
+        rates[kind] = Rate(burst, float(per_second))
+    return BudgetLimits(**rates)
 
 
 def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -> OperatorConfig:

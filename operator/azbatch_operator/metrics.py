@@ -34,6 +34,19 @@ AZURE_THROTTLED = Counter(
     ["plane", "operation"],
     registry=REGISTRY,
 )
+ARM_BUDGET_WAITS = Counter(
+    "azbatch_arm_budget_waits_total",
+    "Management requests that waited for the subscription's request budget (armRequestBudget), by "
+    "kind (reads, writes, deletes): the operator pacing itself under ARM's throttle.",
+    ["kind"],
+    registry=REGISTRY,
+)
+ARM_BUDGET_WAIT_SECONDS = Counter(
+    "azbatch_arm_budget_wait_seconds_total",
+    "Seconds management requests spent waiting for the subscription's request budget, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
 POOLS = Gauge(
     "azbatch_pools",
     "BatchPools by phase (Ready, Reconciling, Stalled, Unknown).",

@@ -35,6 +35,7 @@ import yaml
 from azbatch_operator import logs
 from azbatch_operator.config import OperatorConfig, load_config
 from azbatch_operator.crd import build_crd
+from azbatch_operator.request_budget import KINDS, BudgetLimits
 from azbatch_operator.runner import RunOptions, operate
 from azbatch_operator.testenv import choose_server, is_real
 
@@ -88,6 +89,9 @@ class SandboxSettings:
     leader_election: bool = False  # replicas take turns on the Lease default/azbatch-operator
     workdir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The operator's ARM request budget, in Azure's seconds; None: the operator's default. The emulator
+    # refills ARM's buckets on its sped-up clock, so the operator's budget is sped up by time_scale too.
+    arm_request_budget: BudgetLimits | None = None
 
 
 class Sandbox:
@@ -201,6 +205,10 @@ class Sandbox:
         }
         if self.settings.account_allowlist is not None:
             config["accountAllowlist"] = dict(self.settings.account_allowlist)
+        budget = (self.settings.arm_request_budget or BudgetLimits()).sped_up(self.settings.time_scale)
+        config["armRequestBudget"] = {
+            kind: {"burst": budget.of(kind).burst, "perSecond": budget.of(kind).per_second} for kind in KINDS
+        }
         # Leader election is on by default in `azbatch-operator run`; a sandbox turns it off unless
         # asked (one operator, and a killed one's successor need not wait out the lease).
         config["leaderElection"] = {"enabled": self.settings.leader_election, "leaseNamespace": "default"}

@@ -15,7 +15,7 @@ from azbatch_operator.reconciler import Runtime
 
 def build_runtime(config: OperatorConfig, *, kube: KubeGateway | None = None) -> tuple[Runtime, AzureClients]:
     credential = build_credential()
-    clients = AzureClients(credential, CloudEndpoints.from_env())
+    clients = AzureClients(credential, CloudEndpoints.from_env(), budget=config.arm_request_budget)
     pools = PoolGateway(clients)
     nodes = NodeGateway(clients)
     observer = AccountObserver(pools, nodes, resync=config.resync_interval, health=config.health_interval)

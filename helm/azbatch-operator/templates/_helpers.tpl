@@ -70,6 +70,10 @@ leaderElection:
   leaseNamespace: {{ .Release.Namespace }}
 maxConcurrentRecreates: {{ .Values.operator.maxConcurrentRecreates }}
 stuckDeleteTimeout: {{ .Values.operator.stuckDeleteTimeout }}
+{{- with .Values.operator.armRequestBudget }}
+armRequestBudget:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- if not .Values.digestKey.existingSecret }}
 digestKeySecret:
   name: {{ include "azbatch-operator.digestKeySecretName" . }}

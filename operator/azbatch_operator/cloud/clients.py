@@ -19,8 +19,10 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.mgmt.batch.aio import BatchManagementClient
 
+from azbatch_operator.cloud.budget_policy import RequestBudgetPolicy
 from azbatch_operator.cloud.errors import translate
 from azbatch_operator.cloud.telemetry import CallCounter
+from azbatch_operator.request_budget import BudgetLimits
 
 DEFAULT_RESOURCE_MANAGER = "https://management.azure.com"
 DEFAULT_BATCH_AUDIENCE = "https://batch.core.windows.net/"
@@ -79,6 +81,7 @@ class AzureClients:
     credential: AsyncTokenCredential
     endpoints: CloudEndpoints = field(default_factory=CloudEndpoints.from_env)
     retry_total: int = 3
+    budget: BudgetLimits = field(default_factory=BudgetLimits)  # per subscription: ARM's throttle
     _management: dict[str, BatchManagementClient] = field(default_factory=dict)
     _data: dict[AccountRef, BatchClient] = field(default_factory=dict)
     _account_endpoints: dict[AccountRef, str] = field(default_factory=dict)
@@ -86,8 +89,10 @@ class AzureClients:
     _session: aiohttp.ClientSession | None = None
 
     def _options(self, plane: str) -> dict[str, Any]:
+        # Management clients are one per subscription, as ARM's buckets are: each gets its own budget.
+        paced = [RequestBudgetPolicy(self.budget)] if plane == "management" else []
         return {
-            "per_retry_policies": [CallCounter(plane)],
+            "per_retry_policies": [CallCounter(plane), *paced],
             "retry_total": self.retry_total,
             **self._transport(),
         }
