@@ -52,6 +52,16 @@ def _fault_body(
     return body
 
 
+def _throttle_body(
+    enabled: bool,
+    reads: tuple[int, float] | None,
+    writes: tuple[int, float] | None,
+    deletes: tuple[int, float] | None,
+) -> dict[str, Any]:
+    limits = {"reads": reads, "writes": writes, "deletes": deletes}
+    return {"enabled": enabled, **{k: list(v) for k, v in limits.items() if v is not None}}
+
+
 def _script_body(kind: str, **fields: Any) -> dict[str, Any]:
     return {"kind": kind, **{k: v for k, v in fields.items() if v is not None}}
 
@@ -239,7 +249,31 @@ class AdminClient:
         return int(self._call("GET", "/counters")["management_writes"])
 
     def reset_counters(self) -> None:
+        """Counters, task counts and the ARM throttle's statistics (not its buckets) start again."""
         self._call("DELETE", "/counters")
+
+    # ARM request throttling
+    def set_arm_throttle(
+        self,
+        *,
+        enabled: bool = True,
+        reads: tuple[int, float] | None = None,
+        writes: tuple[int, float] | None = None,
+        deletes: tuple[int, float] | None = None,
+    ) -> dict[str, Any]:
+        """Turn ARM's throttle on or off and set the per-principal limits of a kind as (bucket size,
+        refill per emulator second); None keeps a kind's limit. Every bucket starts full again.
+        Returns what `arm_throttle()` returns."""
+        result: dict[str, Any] = self._call(
+            "POST", "/arm-throttle", _throttle_body(enabled, reads, writes, deletes)
+        )
+        return result
+
+    def arm_throttle(self) -> dict[str, Any]:
+        """`{"enabled", "limits": {kind: {"bucket", "refill_per_second"}}, "subscriptions": {sub:
+        {kind: {"allowed", "throttled", "min_remaining"}}}}`, counted since the last counter reset."""
+        result: dict[str, Any] = self._call("GET", "/arm-throttle")
+        return result
 
     # accounts and pools
     def create_account(self, name: str, **fields: Any) -> dict[str, Any]:
@@ -294,9 +328,14 @@ class AdminClient:
         self._call("DELETE", "/defaults")
 
     # tokens
-    def issue_token(self, *, audience: str, lifetime_seconds: float = 3600.0) -> str:
-        """A token signed by the emulator for any audience and lifetime (negative: already expired)."""
-        body = {"audience": audience, "lifetime_seconds": lifetime_seconds}
+    def issue_token(
+        self, *, audience: str, lifetime_seconds: float = 3600.0, client_id: str | None = None
+    ) -> str:
+        """A token signed by the emulator for any audience and lifetime (negative: already expired),
+        for the pre-registered app or another `client_id` (another service principal)."""
+        body: dict[str, Any] = {"audience": audience, "lifetime_seconds": lifetime_seconds}
+        if client_id is not None:
+            body["client_id"] = client_id
         return str(self._call("POST", "/tokens", body)["access_token"])
 
     def federated_token(self, *, subject: str, lifetime_seconds: float = 3600.0) -> str:
@@ -304,7 +343,8 @@ class AdminClient:
         return str(self._call("POST", "/federated-tokens", body)["token"])
 
     def reset(self) -> None:
-        """Pools, extra accounts, faults, scripts and counters back to a fresh start."""
+        """Pools, extra accounts, faults, scripts, counters and the ARM throttle (its start-up
+        settings, full buckets, no statistics) back to a fresh start."""
         self._call("POST", "/reset")
 
 
@@ -359,6 +399,23 @@ class AsyncAdminClient:
 
     async def reset_counters(self) -> None:
         await self.call("DELETE", "/counters")
+
+    async def set_arm_throttle(
+        self,
+        *,
+        enabled: bool = True,
+        reads: tuple[int, float] | None = None,
+        writes: tuple[int, float] | None = None,
+        deletes: tuple[int, float] | None = None,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "POST", "/arm-throttle", _throttle_body(enabled, reads, writes, deletes)
+        )
+        return result
+
+    async def arm_throttle(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("GET", "/arm-throttle")
+        return result
 
     async def drift_pool(self, pool_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.call("POST", "/pools/drift", {"id": pool_id, "changes": changes})

@@ -1,4 +1,5 @@
-"""The admin API (`/_admin/...`) for tests and benchmarks: faults, scripts, clock, counters, drift.
+"""The admin API (`/_admin/...`) for tests and benchmarks: faults, scripts, clock, counters, drift and
+ARM's request throttle.
 
 It needs no token (loopback only) and answers JSON; errors use the ARM error envelope.
 """
@@ -18,6 +19,7 @@ from azbatch_emulator.nodes import node_state
 from azbatch_emulator.pools import Pool, identity_json
 from azbatch_emulator.scripts import parse_script
 from azbatch_emulator.store import Account
+from azbatch_emulator.throttle import KINDS, Limit
 
 if TYPE_CHECKING:
     from azbatch_emulator.emulator import Emulator
@@ -40,6 +42,8 @@ def register(router: web.UrlDispatcher, emu: Emulator) -> None:
         ("/_admin/clock/resume", "admin.clock.resume", "POST", api.resume),
         ("/_admin/counters", "admin.counters", "GET", api.counters),
         ("/_admin/counters", "admin.counters", "DELETE", api.reset_counters),
+        ("/_admin/arm-throttle", "admin.armThrottle", "GET", api.arm_throttle),
+        ("/_admin/arm-throttle", "admin.armThrottle", "POST", api.set_arm_throttle),
         ("/_admin/accounts", "admin.accounts", "POST", api.add_account),
         ("/_admin/accounts/{account}", "admin.account", "PATCH", api.update_account),
         ("/_admin/pools/drift", "admin.pools.drift", "POST", api.drift),
@@ -141,7 +145,41 @@ class AdminApi:
     async def reset_counters(self, request: web.Request) -> web.Response:
         self.emu.counters.reset()
         self.emu.store.reset_task_counters()
+        self.emu.throttle.reset_stats()
         return json_response({"counts": {}, "management_writes": 0, "tasks": {}})
+
+    async def arm_throttle(self, request: web.Request) -> web.Response:
+        return json_response(self.emu.throttle.snapshot(self.emu.clock.now()))
+
+    async def set_arm_throttle(self, request: web.Request) -> web.Response:
+        """`{"enabled": bool, "reads"|"writes"|"deletes": [bucket, refill per second] | null}`: a
+        kind left out or null keeps its limit; every bucket starts full again."""
+        data = await _object(request)
+        unknown = set(data) - {"enabled", *KINDS}
+        enabled = data.get("enabled", True)
+        if unknown or not isinstance(enabled, bool):
+            raise ServiceError(
+                400,
+                "InvalidRequestBody",
+                "Give {'enabled': true|false, 'reads'|'writes'|'deletes': [bucket, refill per second] or "
+                f"null}}{f'; unknown fields {sorted(unknown)}' if unknown else ''}.",
+            )
+        limits: dict[str, Limit | None] = {}
+        for kind in KINDS:
+            value = data.get(kind)
+            if value is None:
+                continue
+            if not isinstance(value, list) or len(value) != 2:
+                raise ServiceError(
+                    400, "InvalidRequestBody", f"'{kind}' is [bucket size, refill per second], not {value!r}."
+                )
+            try:
+                limits[kind] = Limit(value[0], value[1])
+            except ValueError as exc:
+                raise ServiceError(400, "InvalidRequestBody", f"'{kind}': {exc}.") from None
+        throttle = self.emu.throttle
+        throttle.configure(throttle.settings.with_limits(enabled=enabled, limits=limits))
+        return json_response(throttle.snapshot(self.emu.clock.now()))
 
     def _task_counts(self) -> dict[str, dict[str, int]]:
         """Per pool ARM id: tasks requeued/terminated by node removal and pool deletion."""

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from azbatch_emulator.emulator import start_emulator
 from azbatch_emulator.settings import default_state_dir
+from azbatch_emulator.throttle import parse_settings
 
 LOCK_FILE = "serve.lock"
 
@@ -52,6 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reset", action="store_true", help="start with no pools (keeps identities, CA and keys)"
     )
     serve.add_argument("--quiet", action="store_true", help="no per-request log lines on stderr")
+    serve.add_argument(
+        "--arm-throttle",
+        default="on",
+        metavar="on|off|KIND=BUCKET/REFILL,...",
+        help="Azure Resource Manager's request throttle per subscription: on (default: the documented "
+        "limits, reads=250/25,writes=200/10,deletes=200/10), off, or limits to change, e.g. "
+        "reads=50/5,writes=20/1 (bucket size / refill per emulator second; kinds not named keep theirs)",
+    )
     env = commands.add_parser(
         "env",
         help="print `export` lines for a running emulator (eval them): the azure-identity variables and "
@@ -81,6 +90,11 @@ def serve_command(args: argparse.Namespace) -> int:
     )
     if args.time_scale <= 0:
         print("azbatch-emulator: --time-scale must be > 0", file=sys.stderr)
+        return 2
+    try:
+        args.arm_throttle = parse_settings(args.arm_throttle)
+    except ValueError as exc:
+        print(f"azbatch-emulator: --arm-throttle {exc}", file=sys.stderr)
         return 2
     state_dir = args.state_dir or default_state_dir()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +155,7 @@ async def _serve(args: argparse.Namespace, lock: IO[str]) -> None:
         time_scale=args.time_scale,
         state_dir=args.state_dir or default_state_dir(),
         reset=args.reset,
+        arm_throttle=args.arm_throttle,
     )
     async with emulator:
         _record_owner(lock, emulator.port)

@@ -42,12 +42,22 @@ from azbatch_emulator.identity import (
     MANAGEMENT_AUDIENCES,
     FederationIssuer,
     TokenIssuer,
+    VerifiedToken,
     load_or_create_key,
+    object_id,
 )
 from azbatch_emulator.routing import CanonicalRouter, plane_of
 from azbatch_emulator.rules import check_batch_api_version, check_mgmt_api_version
 from azbatch_emulator.settings import DEFAULT_FEDERATED_SUBJECT, DEFAULT_LOCATION, Identity
 from azbatch_emulator.store import Account, Store, atomic_write
+from azbatch_emulator.throttle import (
+    THROTTLED_CODE,
+    ArmThrottle,
+    Decision,
+    ThrottleSettings,
+    parse_settings,
+    subscription_of,
+)
 from azbatch_emulator.timings import Timings
 from azbatch_emulator.tls import load_or_create_ca, server_context, write_bundle
 
@@ -71,6 +81,7 @@ class Emulator:
         timings: Timings | None = None,
         reset: bool = False,
         seed: int | None = None,
+        arm_throttle: ThrottleSettings | str | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -82,6 +93,10 @@ class Emulator:
         self._reset = reset
         self.faults = FaultBook(seed)
         self.counters = CallCounters()
+        # ARM's request throttle (docs/emulator.md, "ARM request throttling"): on by default with the
+        # documented limits; `reset()` brings back the settings it was started with.
+        self.arm_throttle_settings = _throttle_settings(arm_throttle)
+        self.throttle = ArmThrottle(self.arm_throttle_settings)
         self.identity = Identity.load_or_create(self.state_dir)
         self.store = Store(clock=self.clock, timings=self.timings, state_dir=self.state_dir)
         self.port = 0
@@ -172,6 +187,8 @@ class Emulator:
         self.store.clear()
         self.faults.clear()
         self.counters.reset()
+        self.throttle.configure(self.arm_throttle_settings)
+        self.throttle.reset_stats()
         self.ensure_default_account()
 
     def account_endpoint(self, account_name: str) -> str:
@@ -244,17 +261,17 @@ class Emulator:
         route = (resource.name if resource else None) or _unrouted(request.path)
         plane = route.partition(".")[0]
         rid = request_id()
+        charged: Decision | None = None
         try:
             if plane != "admin":
                 self.counters.record(route, request.method)
                 await self._inject_fault(request, route)
-            if plane == "mgmt":
-                self._authenticate(request, MANAGEMENT_AUDIENCES)
-                if route != "mgmt.unknown":
+            if plane in ("mgmt", "arm"):
+                charged = self._throttle(request, self._authenticate(request, MANAGEMENT_AUDIENCES))
+                if plane == "arm":  # Microsoft.Resources: its own api-versions, the same tokens
+                    check_resources_api_version(request.query.get("api-version"))
+                elif route != "mgmt.unknown":
                     check_mgmt_api_version(request.query.get("api-version"))
-            elif plane == "arm":  # Microsoft.Resources: its own api-versions, the same tokens
-                self._authenticate(request, MANAGEMENT_AUDIENCES)
-                check_resources_api_version(request.query.get("api-version"))
             elif plane == "batch":
                 if sharedkey.is_shared_key(request):
                     sharedkey.verify(request, self)
@@ -277,13 +294,9 @@ class Emulator:
             log.exception("unhandled error in %s %s", request.method, request.path)
             failure = ServiceError(500, "InternalServerError", "The emulator failed; see its log.")
             response = self._render(plane, failure, rid, request)
-        if plane == "batch":
-            response.headers.setdefault("request-id", rid)
-            client_rid = request.headers.get("client-request-id")
-            if client_rid:
-                response.headers["client-request-id"] = client_rid
-        elif plane in ("mgmt", "arm"):
-            response.headers.setdefault("x-ms-request-id", rid)
+        self._stamp(plane, response, rid, request, charged)
+        if response.status == 429 and plane != "admin":
+            self.counters.record_status(route, request.method, 429)
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %s %.1fms",
@@ -293,6 +306,21 @@ class Emulator:
                 (time.perf_counter() - started) * 1000,
             )
         return response
+
+    @staticmethod
+    def _stamp(
+        plane: str, response: web.StreamResponse, rid: str, request: web.Request, charged: Decision | None
+    ) -> None:
+        """The headers every answer of the plane carries: request ids, ARM's remaining requests."""
+        if plane == "batch":
+            response.headers.setdefault("request-id", rid)
+            client_rid = request.headers.get("client-request-id")
+            if client_rid:
+                response.headers["client-request-id"] = client_rid
+        elif plane in ("mgmt", "arm"):
+            response.headers.setdefault("x-ms-request-id", rid)
+            if charged is not None:  # a request that took its token from ARM's buckets
+                response.headers.update(charged.headers())
 
     async def _inject_fault(self, request: web.Request, route: str) -> None:
         fault = self.faults.match(
@@ -309,7 +337,24 @@ class Emulator:
         if fault.status:
             raise fault.error()
 
-    def _authenticate(self, request: web.Request, audience: str | tuple[str, ...]) -> None:
+    def _throttle(self, request: web.Request, token: VerifiedToken) -> Decision | None:
+        """Take the request's token from ARM's buckets (requests that name a subscription); a
+        request the buckets refuse is answered 429 here and reaches nothing else."""
+        subscription = subscription_of(request.path)
+        if subscription is None:
+            return None
+        decision = self.throttle.check(subscription, token.client_id, request.method, self.clock.now())
+        if decision is None or decision.allowed:
+            return decision
+        retry_after = decision.retry_after(self.clock.time_scale)
+        raise ServiceError(
+            429,
+            THROTTLED_CODE,
+            decision.message(object_id(token.client_id), retry_after),
+            headers={"Retry-After": str(retry_after), **decision.headers()},
+        )
+
+    def _authenticate(self, request: web.Request, audience: str | tuple[str, ...]) -> VerifiedToken:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if not header:
@@ -327,7 +372,7 @@ class Emulator:
                 )
             )
         try:
-            self.issuer.verify(token.strip(), audience=audience)
+            return self.issuer.verify(token.strip(), audience=audience)
         except ServiceError as error:
             raise self._unauthorized(error) from None
 
@@ -364,6 +409,14 @@ def _unrouted(path: str) -> str:
     return f"{plane_of(path)}.unknown"
 
 
+def _throttle_settings(value: ThrottleSettings | str | None) -> ThrottleSettings:
+    if value is None:
+        return ThrottleSettings()
+    if isinstance(value, str):
+        return parse_settings(value)
+    return value
+
+
 def check_resources_api_version(value: str | None) -> None:
     if not value:
         raise ServiceError(
@@ -397,10 +450,13 @@ def start_emulator(
     timings: Timings | None = None,
     reset: bool = False,
     seed: int | None = None,
+    arm_throttle: ThrottleSettings | str | None = None,
 ) -> Emulator:
     """An emulator to use as `async with start_emulator() as emu:` or `emu = await start_emulator()`.
 
-    Without `state_dir` it runs from a temporary directory removed on stop.
+    Without `state_dir` it runs from a temporary directory removed on stop. `arm_throttle`: ARM's
+    request throttle, the documented limits by default; `"off"`, `"reads=50/5,writes=20/1"` or a
+    `ThrottleSettings` (docs/emulator.md, "ARM request throttling").
     """
     return Emulator(
         host=host,
@@ -410,4 +466,5 @@ def start_emulator(
         timings=timings,
         reset=reset,
         seed=seed,
+        arm_throttle=arm_throttle,
     )

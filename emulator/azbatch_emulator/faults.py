@@ -123,13 +123,18 @@ class FaultBook:
 
 
 class CallCounters:
-    """Requests seen, keyed `"<METHOD> <route>"` (e.g. `"PUT mgmt.pool"`)."""
+    """Requests seen, keyed `"<METHOD> <route>"` (e.g. `"PUT mgmt.pool"`), and, among them, those
+    answered with a status worth telling apart, keyed `"<status> <METHOD> <route>"` (`"429 GET mgmt.pool"`:
+    throttled by ARM's buckets or by an injected fault)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
 
     def record(self, route: str, method: str) -> None:
         self.counts[f"{method} {route}"] += 1
+
+    def record_status(self, route: str, method: str, status: int) -> None:
+        self.counts[f"{status} {method} {route}"] += 1
 
     def snapshot(self) -> dict[str, int]:
         return dict(self.counts)

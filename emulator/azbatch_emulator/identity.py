@@ -79,6 +79,11 @@ def same_audience(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
+def object_id(client_id: str) -> str:
+    """The service principal's object id (`oid`) in tokens for this client id: stable per client."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, client_id))
+
+
 @dataclass(frozen=True)
 class VerifiedToken:
     audience: str
@@ -111,8 +116,8 @@ class TokenIssuer:
             "tid": self.tenant_id,
             "appid": client_id,
             "azp": client_id,
-            "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, client_id)),
-            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, client_id)),
+            "oid": object_id(client_id),
+            "sub": object_id(client_id),
             "idtyp": "app",
             "ver": "2.0",
             "uti": uuid.uuid4().hex,

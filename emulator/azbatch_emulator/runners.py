@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from azbatch_emulator.emulator import Emulator, start_emulator
+from azbatch_emulator.throttle import ThrottleSettings
 from azbatch_emulator.timings import Timings
 
 
@@ -34,6 +35,7 @@ class EmulatorThread:
         time_scale: float = 60.0,
         state_dir: str | Path | None = None,
         timings: Timings | None = None,
+        arm_throttle: ThrottleSettings | str | None = None,
     ) -> None:
         self._kwargs: dict[str, Any] = {
             "host": host,
@@ -41,6 +43,7 @@ class EmulatorThread:
             "time_scale": time_scale,
             "state_dir": state_dir,
             "timings": timings,
+            "arm_throttle": arm_throttle,
         }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
