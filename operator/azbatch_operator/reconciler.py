@@ -101,6 +101,8 @@ class PoolMemory:
     deleting_since: datetime | None = None  # first seen Deleting (a delete we did not send)
     approval_seen: str | None = None  # the approve-disruption annotation last woken for
     generation_seen: int | None = None  # metadata.generation of the last watch event
+    validated: tuple[int | None, BatchPool | None, list[validation.Finding]] | None = None
+    rendered: tuple[Any, rendering.DesiredPool] | None = None  # (generation, owner, key, secrets), desired
 
 
 @dataclass
@@ -208,6 +210,37 @@ async def reconcile(
     return outcome.requeue
 
 
+def _validated(
+    memory: PoolMemory, ident: Identity, body: Mapping[str, Any]
+) -> tuple[BatchPool | None, list[validation.Finding]]:
+    """The spec validated once per generation: the API server bumps the generation at every spec
+    change, so passes of one generation (status writes, resyncs) validate the same spec again."""
+    cached = memory.validated
+    if cached is not None and ident.generation is not None and cached[0] == ident.generation:
+        return cached[1], cached[2]
+    resource, findings = validation.validate_manifest(resource_document(body))
+    memory.validated = (ident.generation, resource, list(findings))
+    return resource, list(findings)
+
+
+def _rendered(
+    memory: PoolMemory,
+    ident: Identity,
+    spec: Any,
+    secrets: Mapping[tuple[str, str], str],
+    owner: str,
+    digest_key: bytes,
+) -> rendering.DesiredPool:
+    """The desired pool, rendered again only when the generation or a Secret value changed."""
+    key = (ident.generation, owner, digest_key, tuple(sorted(secrets.items())))
+    cached = memory.rendered
+    if cached is not None and ident.generation is not None and cached[0] == key:
+        return cached[1]
+    desired = rendering.render_pool(spec, secrets=secrets, owner=owner, digest_key=digest_key)
+    memory.rendered = (key, desired)
+    return desired
+
+
 async def _reconcile(
     runtime: Runtime,
     memory: PoolMemory,
@@ -217,7 +250,7 @@ async def _reconcile(
     events: EventSink,
     log: Any,
 ) -> _Outcome:
-    resource, findings = validation.validate_manifest(resource_document(body))
+    resource, findings = _validated(memory, ident, body)
     errors = [f for f in findings if f.severity == "error"]
     if resource is None or errors:
         message = "Invalid spec (no Azure call made): " + "; ".join(f"{f.path}: {f.message}" for f in errors)
@@ -245,9 +278,7 @@ async def _reconcile(
     remember_secret_values(secrets.values())
     owner = await owner_id(runtime, ident)
     try:
-        desired = rendering.render_pool(
-            spec, secrets=secrets, owner=owner, digest_key=runtime.config.digest_key
-        )
+        desired = _rendered(memory, ident, spec, secrets, owner, runtime.config.digest_key)
     except rendering.SecretValueError as error:
         return _stalled("InvalidSecret", redact(str(error)), previous, requeue=30.0)
 
