@@ -17,22 +17,26 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every sub-command, or with `only`, the full arguments of that one: a command imports just
+    its own module (`run` never loads the demo's emulator and stand-in, nor `plan`'s renderer)."""
     parser = argparse.ArgumentParser(
         prog="azbatch-operator",
         description="Keep Azure Batch pools equal to BatchPool resources.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(f"azbatch_operator.commands.{module_name}")
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(command_parser)
-        command_parser.set_defaults(_module=module)
+        if only is None or name == only:
+            module = importlib.import_module(f"azbatch_operator.commands.{module_name}")
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
     exit_code: int = args._module.run(args)
     return exit_code
 

@@ -7,9 +7,11 @@ import contextlib
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import kopf
 from aiohttp import web
@@ -17,6 +19,7 @@ from aiohttp import web
 from azbatch_operator.config import OperatorConfig
 from azbatch_operator.kube.api import KubeGateway
 from azbatch_operator.kube.lease import LeaseElector
+from azbatch_operator.logs import get_logger
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ async def operate(
         secret = config.digest_key_secret
         config = replace(config, digest_key=await KubeGateway().digest_key(secret.namespace, secret.name))
     stop = asyncio.Event()
+    ready = asyncio.Event()
     liveness = f"http://0.0.0.0:{options.health_port}/healthz" if options.health_port else None
     operator = asyncio.create_task(
         kopf.operator(
@@ -67,10 +71,13 @@ async def operate(
             liveness_endpoint=liveness,
             memo=kopf.Memo(config=config),
             stop_flag=stop,
-            ready_flag=ready_flag,
+            ready_flag=ready,
         )
     )
-    watchers = [asyncio.create_task(_relay_stop(stop_flag, stop))]
+    watchers = [
+        asyncio.create_task(_relay_stop(stop_flag, stop)),
+        asyncio.create_task(_ready(ready, ready_flag)),
+    ]
     if elector is not None:
         watchers.append(asyncio.create_task(elector.hold()))
     try:
@@ -109,6 +116,30 @@ async def _standby_health(port: int) -> AsyncIterator[None]:
         yield
     finally:
         await runner.cleanup()
+
+
+async def _ready(ready: asyncio.Event, external: asyncio.Event | threading.Event | None) -> None:
+    """Say when the operator is ready (kopf's start-up done, its watches starting) and how long the
+    process took to get there, then raise the caller's ready flag."""
+    await ready.wait()
+    get_logger().info("operator.ready", startup_seconds=round(process_age(), 3))
+    if external is not None:
+        external.set()
+    await asyncio.Event().wait()  # stays until cancelled with the other watchers
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux: from /proc, interpreter start-up and imports
+    included), else since this module was imported."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return time.monotonic() - _IMPORTED
+    return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+
+
+_IMPORTED = time.monotonic()
 
 
 async def _relay_stop(external: asyncio.Event | threading.Event | None, stop: asyncio.Event) -> None:
