@@ -1,7 +1,7 @@
 """The operator at scale, side by side with a Crossplane-style baseline and the provisioning floor.
 
-    python -m bench.scale                      # full: 10, 100, 1,000 pools; 10, 100, 1,000-node health
-    python -m bench.scale --quick              # CI smoke: small sizes, well under a minute
+    python -m bench.scale            # full: 10 to 10,000 pools over 10 accounts; 10 to 1,000-node health
+    python -m bench.scale --quick    # CI smoke: small sizes over 2 accounts, about a minute and a half
     python -m bench.scale --pools 10,100 --nodes 10 --out /tmp/r.json --no-plot
 
 Writes `bench/results/latest.json` (and `latest.png`) unless told otherwise; see docs/benchmarks.md.
@@ -31,10 +31,22 @@ def _sizes(text: str) -> list[int]:
     return values
 
 
+def _count(text: str) -> int:
+    values = _sizes(text)
+    if len(values) != 1:
+        raise argparse.ArgumentTypeError(f"expected one whole number, got {text!r}")
+    return values[0]
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke: small sizes, short windows")
-    parser.add_argument("--pools", type=_sizes, help="fleet sizes (default 10,100,1000; quick 5,20)")
+    parser.add_argument("--pools", type=_sizes, help="fleet sizes (default 10,100,1000,10000; quick 5,20)")
+    parser.add_argument(
+        "--accounts",
+        type=_count,
+        help="Batch accounts (one subscription) the pools are spread over round-robin (default 10; quick 2)",
+    )
     parser.add_argument("--nodes", type=_sizes, help="health pool sizes (default 10,100,1000; quick 10,40)")
     parser.add_argument("--resync", type=float, help="real seconds standing for the 60 s resync interval")
     parser.add_argument("--time-scale", type=float, help="emulator speed-up for the fleet runs")
@@ -64,14 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         profile = replace(profile, time_scale=args.time_scale)
     if args.reaction_samples is not None:
         profile = replace(profile, reaction_samples=args.reaction_samples)
-    pools = args.pools or ([5, 20] if args.quick else [10, 100, 1000])
+    if args.accounts is not None:
+        profile = replace(profile, accounts=args.accounts)
+    pools = args.pools or ([5, 20] if args.quick else [10, 100, 1000, 10000])
     nodes = args.nodes if args.nodes is not None else ([10, 40] if args.quick else [10, 100, 1000])
     out = args.out or RESULTS / "latest.json"
 
     started = time.monotonic()
     fleets = []
     for size in pools:
-        print(f"== fleet of {size} pools", flush=True)
+        print(f"== fleet of {size} pools over {max(1, min(profile.accounts, size))} accounts", flush=True)
         fleets.append(phases.fleet_run(size, profile, log=_log))
     healths = []
     for count in nodes:

@@ -4,6 +4,8 @@
   That is the emulator's own provisioning floor: no operator can bring N pools to Ready sooner.
 - `CrossplanePoller`: the baseline the issue names, one GET per pool per interval, each pool on
   its own (how a Crossplane-style provider observes managed resources), spread over the interval.
+
+Both take pools as `(account, pool name)`: the fleet's pools, in the same Batch accounts.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from azure.mgmt.batch.aio import BatchManagementClient
 from azbatch_emulator.sdk import async_secret_credential
 
 Curve = list[tuple[float, int]]  # (seconds since start, pools done)
+Placed = tuple[str, str]  # (Batch account name, pool name)
+LIST_PAGE = 1000  # the largest page ARM serves: the floor's polls cost one read per account
 
 
 @asynccontextmanager
@@ -50,37 +54,52 @@ async def management_client(info: Mapping[str, Any]) -> AsyncIterator[BatchManag
 
 async def provision_floor(
     info: Mapping[str, Any],
-    bodies: Mapping[str, Mapping[str, Any]],
+    bodies: Mapping[Placed, Mapping[str, Any]],
     *,
     concurrency: int = 16,
     poll: float = 0.25,
     give_up_after: float = 900.0,
 ) -> tuple[float, Curve]:
-    """Seconds from the first PUT until every pool is Steady, and the curve of Steady pools."""
-    group, account = info["resource_group"], info["account_name"]
+    """Seconds from the first PUT until every pool is Steady, and the curve of Steady pools.
+
+    Polls each account's pool list (1,000 a page) until all its pools are Steady, then stops
+    listing it: at ten thousand pools a full round of lists would cost the emulator more than the
+    pools it counts."""
+    group = info["resource_group"]
+    wanted: dict[str, set[str]] = {}
+    for account, name in bodies:
+        wanted.setdefault(account, set()).add(name)
     async with management_client(info) as client:
         started = time.monotonic()
         limit = asyncio.Semaphore(concurrency)
 
-        async def create(name: str, body: Mapping[str, Any]) -> None:
+        async def create(placed: Placed, body: Mapping[str, Any]) -> None:
             async with limit:
-                await client.pool.create(group, account, name, dict(body))
+                await client.pool.create(group, placed[0], placed[1], dict(body))
 
-        creating = asyncio.gather(*(create(name, body) for name, body in bodies.items()))
+        async def steady_in(account: str) -> int:
+            steady = 0
+            async for pool in client.pool.list_by_batch_account(group, account, maxresults=LIST_PAGE):
+                state = getattr(pool.allocation_state, "value", pool.allocation_state)
+                if pool.name in wanted[account] and str(state or "").lower() == "steady":
+                    steady += 1
+            return steady
+
+        creating = asyncio.gather(*(create(placed, body) for placed, body in bodies.items()))
         curve: Curve = [(0.0, 0)]
+        done: dict[str, int] = {}  # accounts whose pools are all Steady
         try:
             while True:
-                steady = 0
-                async for pool in client.pool.list_by_batch_account(group, account):
-                    state = getattr(pool.allocation_state, "value", pool.allocation_state)
-                    if pool.name in bodies and str(state or "").lower() == "steady":
-                        steady += 1
+                pending = [a for a in wanted if a not in done]
+                counts = dict(zip(pending, await asyncio.gather(*map(steady_in, pending)), strict=True))
+                done.update((a, n) for a, n in counts.items() if n == len(wanted[a]))
+                total = sum(done.values()) + sum(n for a, n in counts.items() if a not in done)
                 elapsed = time.monotonic() - started
-                curve.append((elapsed, steady))
-                if steady == len(bodies):
+                curve.append((elapsed, total))
+                if total == len(bodies):
                     break
                 if elapsed > give_up_after:
-                    raise TimeoutError(f"floor: {steady}/{len(bodies)} pools Steady after {elapsed:.0f} s")
+                    raise TimeoutError(f"floor: {total}/{len(bodies)} pools Steady after {elapsed:.0f} s")
                 await asyncio.sleep(poll)
         finally:
             await creating
@@ -90,19 +109,21 @@ async def provision_floor(
 class CrossplanePoller:
     """One GET per pool per interval, each pool on its own schedule, spread over the interval."""
 
-    def __init__(self, info: Mapping[str, Any], pool_names: Sequence[str], *, interval: float) -> None:
+    def __init__(self, info: Mapping[str, Any], pools: Sequence[Placed], *, interval: float) -> None:
         self.info = info
-        self.pool_names = list(pool_names)
+        self.pools = list(pools)
         self.interval = interval
         self.reads = 0
         self.missing = 0
+        self.seconds = 0.0  # how long the intervals took (longer than asked: the GETs did not keep up)
 
     async def run(self, intervals: int) -> None:
-        group, account = self.info["resource_group"], self.info["account_name"]
+        group = self.info["resource_group"]
         async with management_client(self.info) as client:
-            spacing = self.interval / max(len(self.pool_names), 1)
+            spacing = self.interval / max(len(self.pools), 1)
+            started = time.monotonic()
 
-            async def watch(offset: float, name: str) -> None:
+            async def watch(offset: float, account: str, name: str) -> None:
                 await asyncio.sleep(offset)
                 for _ in range(intervals):
                     tick = time.monotonic()
@@ -113,4 +134,5 @@ class CrossplanePoller:
                     self.reads += 1
                     await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - tick)))
 
-            await asyncio.gather(*(watch(i * spacing, n) for i, n in enumerate(self.pool_names)))
+            await asyncio.gather(*(watch(i * spacing, a, n) for i, (a, n) in enumerate(self.pools)))
+            self.seconds = time.monotonic() - started

@@ -1,13 +1,19 @@
-"""BatchPool manifests for the benchmark, applying many at once, and reading the fleet's state."""
+"""BatchPool manifests for the benchmark, applying many at once, and reading the fleet's state:
+the pools' Batch accounts, the operator's readiness (its log), and the emulator's ARM reads by
+account (its access log)."""
 
 from __future__ import annotations
 
+import collections
 import json
 import os
+import re
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +36,48 @@ def pool_name(index: int, prefix: str = "bench") -> str:
     return f"{prefix}-{index:04d}"
 
 
-def manifest(name: str, info: Mapping[str, Any], *, nodes: int, extension: bool = False) -> dict[str, Any]:
-    """The sandbox's sample pool in the emulator's account, `nodes` dedicated nodes, with or
-    without a VM extension."""
+def account_names(info: Mapping[str, Any], count: int) -> list[str]:
+    """The fleet's Batch accounts: the emulator's pre-created one, then `bench01`, `bench02`, ...
+    (created by `create_accounts`), all in the emulator's one subscription and resource group."""
+    return [str(info["account_name"])] + [f"bench{i:02d}" for i in range(1, count)]
+
+
+def create_accounts(admin: Any, info: Mapping[str, Any], count: int) -> list[str]:
+    """Create the fleet's extra accounts through the emulator's admin API (again after a reset,
+    which removes them); returns every account name, the pre-created one first."""
+    names = account_names(info, count)
+    for name in names[1:]:
+        admin.create_account(name)
+    return names
+
+
+def account_of(index: int, accounts: Sequence[str]) -> str:
+    """Pools are spread over the accounts round-robin."""
+    return accounts[index % len(accounts)]
+
+
+def account_id(info: Mapping[str, Any], account: str) -> str:
+    """The ARM id of one of the fleet's accounts (same subscription and group as the emulator's)."""
+    return str(info["account_id"]).rsplit("/", 1)[0] + f"/{account}"
+
+
+def manifest(
+    name: str,
+    info: Mapping[str, Any],
+    *,
+    nodes: int,
+    extension: bool = False,
+    account: str | None = None,
+) -> dict[str, Any]:
+    """The sandbox's sample pool in `account` (default: the emulator's), `nodes` dedicated nodes,
+    with or without a VM extension."""
     document = pool_manifest(
         name,
         NAMESPACE,
         account={
             "subscriptionId": info["subscription_id"],
             "resourceGroup": info["resource_group"],
-            "accountName": info["account_name"],
+            "accountName": account or info["account_name"],
         },
         scaleSettings={"fixedScale": {"targetDedicatedNodes": nodes, "resizeTimeout": "PT30M"}},
     )
@@ -107,39 +145,67 @@ def wait_all_ready(
 ) -> tuple[float, list[tuple[float, int]]]:
     """Seconds from `started` until `count` pools are Ready, and the Ready curve on the way.
 
-    Watches the BatchPools rather than listing them over and over: a list of a thousand objects a
-    second costs the Kubernetes stand-in (which shares these cores with the operator) more CPU than
-    the operator spends, and would slow down what it measures. `poll` spaces the `on_poll` calls."""
+    Watches the BatchPools rather than listing them over and over: a list of ten thousand objects
+    costs the Kubernetes stand-in (which shares these cores with the operator) more CPU than the
+    operator spends, and would slow down what it measures. One stream is kept open as long as the
+    server keeps it (resumed from the last resourceVersion when it ends; from the current pools
+    after a 410), so the watch keeps up with the event history however large the fleet; `on_poll`
+    runs every `poll` seconds on a thread of its own."""
     curve: list[tuple[float, int]] = [(0.0, 0)]
     ready: set[str] = set()
     deadline = started + timeout
-    last_poll = 0.0
     version = ""  # resume where the last stream ended, not with every pool again
-    while True:
-        for event in _watch_pools(kube, since=version, read_timeout=max(poll, 0.1)):
-            if event.get("type") == "ERROR":  # 410 Expired: start over from the current pools
-                version = ""
-                break
-            obj = event.get("object") or {}
-            name = (obj.get("metadata") or {}).get("name", "")
-            version = (obj.get("metadata") or {}).get("resourceVersion", version)
-            before = len(ready)
-            if event.get("type") != "DELETED" and is_ready(obj):
-                ready.add(name)
-            else:
-                ready.discard(name)
-            now = time.monotonic()
-            if len(ready) != before:
-                curve.append((now - started, len(ready)))
-            if on_poll is not None and now - last_poll >= poll:
-                on_poll()
-                last_poll = now
-            if len(ready) >= count:
-                return now - started, curve
-            if now > deadline:
-                break
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(ready)}/{count} BatchPools Ready after {timeout:.0f} s")
+    with Ticker(poll, on_poll):
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{len(ready)}/{count} BatchPools Ready after {timeout:.0f} s")
+            for event in _watch_pools(kube, since=version, read_timeout=min(30.0, max(remaining, 0.1))):
+                if event.get("type") == "ERROR":  # 410 Expired: start over from the current pools
+                    version = ""
+                    ready.clear()
+                    break
+                obj = event.get("object") or {}
+                name = (obj.get("metadata") or {}).get("name", "")
+                version = (obj.get("metadata") or {}).get("resourceVersion", version)
+                before = len(ready)
+                if event.get("type") != "DELETED" and is_ready(obj):
+                    ready.add(name)
+                else:
+                    ready.discard(name)
+                now = time.monotonic()
+                if len(ready) != before:
+                    curve.append((now - started, len(ready)))
+                if len(ready) >= count:
+                    return now - started, curve
+                if now > deadline:
+                    break
+
+
+class Ticker:
+    """`with Ticker(seconds, call):` calls `call` every `seconds` on a daemon thread until the block ends."""
+
+    def __init__(self, seconds: float, call: Callable[[], None] | None) -> None:
+        self.seconds = seconds
+        self.call = call
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Ticker:
+        if self.call is not None:
+            self._thread = threading.Thread(target=self._run, name="bench-ticker", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        assert self.call is not None
+        while not self._stop.wait(self.seconds):
+            self.call()
 
 
 def _watch_pools(kube: Any, *, since: str, read_timeout: float) -> Iterator[dict[str, Any]]:
@@ -151,13 +217,139 @@ def _watch_pools(kube: Any, *, since: str, read_timeout: float) -> Iterator[dict
     url = f"{kube.url}/apis/{API_VERSION}/namespaces/{NAMESPACE}/{plural}?watch=true{resume}"
     headers = {"Authorization": f"Bearer {kube.token}"} if kube.token else {}
     request = urllib.request.Request(url, headers=headers)
+    context = getattr(kube, "ssl_context", None)  # a real API server's CA and client certificate
     try:
-        with urllib.request.urlopen(request, timeout=read_timeout) as stream:
+        with urllib.request.urlopen(request, timeout=read_timeout, context=context) as stream:
             for line in stream:
                 if line.strip():
                     yield json.loads(line)
     except TimeoutError:
         return
+
+
+@dataclass
+class Readiness:
+    """What the operator's `operator.ready` log line (its first watch established) told."""
+
+    startup_seconds: float | None = None  # process start to first watch, as the operator measured it
+    seen_after_seconds: float | None = None  # from the benchmark's start of the process to the line
+    cpu_seconds: float | None = None  # the operator's CPU seconds when the line was seen
+
+
+class ReadyProbe:
+    """Follows the operator's JSON log (`<workdir>/operator.log`) from where it ends now, on a thread
+    of its own, until the `operator.ready` line appears; then samples the operator's CPU at once, so
+    the CPU spent creating pools can be told from the CPU spent starting up."""
+
+    EVENT = "operator.ready"
+
+    def __init__(self, path: Path, *, interval: float = 0.02) -> None:
+        self.path = path
+        self.interval = interval
+        self.offset = path.stat().st_size if path.exists() else 0
+        self.result = Readiness()
+        self._pending = b""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._started = 0.0
+
+    def start(self, pid: int | None, *, started: float) -> ReadyProbe:
+        self._pid, self._started = pid, started
+        self._thread = threading.Thread(target=self._run, name="bench-ready-probe", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> Readiness:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.result.startup_seconds is None:
+            self.check()  # a line written since the last look (its CPU sample is then late)
+        return self.result
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and not self.check():
+            self._stop.wait(self.interval)
+
+    def check(self) -> bool:
+        """Read what the log gained; True once the ready line has been seen."""
+        if self.result.startup_seconds is not None:
+            return True
+        try:
+            with self.path.open("rb") as log:
+                log.seek(self.offset)
+                chunk = log.read()
+        except OSError:
+            return False
+        self.offset += len(chunk)
+        lines = (self._pending + chunk).split(b"\n")
+        self._pending = lines.pop()  # an incomplete last line waits for the rest
+        for line in lines:
+            startup = ready_startup(line)
+            if startup is not None:
+                self.result = Readiness(
+                    startup_seconds=startup,
+                    seen_after_seconds=time.monotonic() - self._started,
+                    cpu_seconds=cpu_seconds(self._pid),
+                )
+                return True
+        return False
+
+
+def ready_startup(line: bytes) -> float | None:
+    """`startup_seconds` of an `operator.ready` JSON log line, None for any other line."""
+    if ReadyProbe.EVENT.encode() not in line:
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("event") != ReadyProbe.EVENT:
+        return None
+    value = record.get("startup_seconds")
+    return float(value) if isinstance(value, int | float) else None
+
+
+# An access-log line of the emulator: `<date> <time> <METHOD> <path> <status> <ms>ms`.
+_ACCESS = re.compile(rb"\s(GET|PUT|PATCH|POST|DELETE|HEAD)\s(/\S+)\s(\d{3}|dropped)\s")
+_ACCOUNT = re.compile(rb"/providers/Microsoft\.Batch/batchAccounts/([^/]+)", re.IGNORECASE)
+
+
+class ArmLog:
+    """ARM reads by Batch account, from the emulator process's access log (`<state dir>/emulator.log`,
+    one line per request). The admin API counts calls per route only; the log names the account."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def mark(self) -> None:
+        """Count from here on."""
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def reads_by_account(self) -> dict[str, int] | None:
+        """Management GETs since `mark()`, per account name (`""`: not under an account); None when
+        the emulator writes no log file (in-process). A `--quiet` emulator logs no requests: check
+        the total against the admin API's counters before trusting it."""
+        try:
+            with self.path.open("rb") as log:
+                log.seek(self.offset)
+                chunk = log.read()
+        except OSError:
+            return None
+        counts: collections.Counter[str] = collections.Counter()
+        for line in chunk.splitlines():
+            match = _ACCESS.search(line)
+            if (
+                match is None
+                or match.group(1) != b"GET"
+                or b"/providers/Microsoft.Batch/" not in match.group(2)
+            ):
+                continue
+            account = _ACCOUNT.search(match.group(2))
+            counts[account.group(1).decode().lower() if account else ""] += 1
+        return dict(counts)
 
 
 def operator_pid() -> int | None:

@@ -1,9 +1,12 @@
 """The measurements, each against a fresh Sandbox (emulator and operator as their own processes).
 
-`fleet_run(size, profile)` measures, for one fleet size, in this order:
+`fleet_run(size, profile)` measures, for one fleet size spread round-robin over `profile.accounts`
+Batch accounts of the emulator's one subscription, in this order:
 1. the provisioning floor: the same pool bodies PUT directly with the SDK, until all Steady;
-2. cold start: the same pools as BatchPools, from nothing to all Ready (operator);
-3. steady drift-detection reads of the operator over `windows` resync intervals;
+2. cold start: the same pools as BatchPools, from nothing to all Ready (operator), with the
+   operator's start-up (process start to first watch, from its `operator.ready` log line), its CPU
+   from then until all Ready, and the emulator's per-subscription ARM throttle statistics;
+3. steady drift-detection reads of the operator over `windows` resync intervals, per account;
 4. the Crossplane-style baseline over as many intervals (operator stopped, same emulator);
 5. restart: Azure writes, ARM reads and status writes when the operator restarts over the fleet;
 6. drift: a pool scaled behind the operator's back, time until it writes it back;
@@ -44,22 +47,29 @@ class Profile:
     time_scale: float = 60.0
     resync_interval: float = 10.0  # real seconds; stands for the production 60 s interval
     active_requeue: float = 0.5
+    accounts: int = 10  # Batch accounts the fleet is spread over (one subscription)
     windows: int = 3  # resync intervals per read-counting window
+    restart_max_intervals: int = 10  # the restart window: 2 intervals, longer while the operator is busy
     pool_nodes: int = 1
     reaction_samples: int = 50
     drift_samples: int = 3
     health_interval: float = 2.0
     health_time_scale: float = 120.0
     health_windows: int = 4
-    timeout: float = 900.0
-    poll: float = 1.0  # seconds between counts of Ready BatchPools (a list of the whole fleet)
+    timeout: float = 900.0  # seconds any one wait may take, plus `timeout_per_pool` for each pool
+    timeout_per_pool: float = 0.15
+    poll: float = 1.0  # seconds between RSS samples while waiting for the fleet
     workdir: Path | None = None
+
+    def timeout_for(self, pools: int) -> float:
+        return self.timeout + self.timeout_per_pool * pools
 
     @classmethod
     def quick(cls) -> Profile:
         return cls(
             resync_interval=2.0,
             active_requeue=0.3,
+            accounts=2,
             windows=2,
             reaction_samples=5,
             drift_samples=1,
@@ -133,29 +143,99 @@ class _Rss:
     def __init__(self) -> None:
         self.peak = 0.0
         self.last: float | None = None
+        self.pid: int | None = None  # the operator process (set at each start)
 
     def sample(self) -> None:
-        value = fleet.rss_mib(fleet.operator_pid())
+        value = fleet.rss_mib(self.pid or fleet.operator_pid())
         if value is not None:
             self.last = value
             self.peak = max(self.peak, value)
 
 
+def _operator_pid() -> int | None:
+    """The operator process just started (its command line shows once it has exec'd)."""
+    try:
+        pid: int | None = wait_until(fleet.operator_pid, timeout=10, interval=0.01, what="the operator")
+    except TimeoutError:
+        return None
+    return pid
+
+
+def _start_operator(sandbox: Sandbox, rss: _Rss) -> tuple[float, int | None, fleet.ReadyProbe]:
+    """Start the operator process and follow its log for readiness: (started, pid, probe)."""
+    probe = fleet.ReadyProbe(sandbox.workdir / "operator.log")
+    started = time.monotonic()
+    sandbox.start_operator()
+    rss.pid = _operator_pid()
+    return started, rss.pid, probe.start(rss.pid, started=started)
+
+
+def arm_throttle(admin: Any) -> dict[str, Any] | None:
+    """The emulator's ARM throttle state and statistics (None from an emulator without one)."""
+    if not hasattr(admin, "arm_throttle"):
+        return None
+    state: dict[str, Any] = admin.arm_throttle()
+    return state
+
+
+def ensure_throttle(admin: Any) -> bool | None:
+    """The per-subscription ARM throttle on (the emulator's default); None: the emulator has none."""
+    state = arm_throttle(admin)
+    if state is None:
+        return None
+    if not state.get("enabled"):
+        admin.set_arm_throttle(enabled=True)
+        state = arm_throttle(admin) or {}
+    return bool(state.get("enabled"))
+
+
+def budget_summary(state: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Per subscription and kind (reads, writes, deletes): requests allowed and throttled (429) and
+    the lowest bucket level seen, also as a fraction of the bucket."""
+    if state is None:
+        return None
+    limits = state.get("limits") or {}
+    subscriptions: dict[str, Any] = {}
+    for subscription, kinds in (state.get("subscriptions") or {}).items():
+        row: dict[str, Any] = {}
+        for kind, stats in (kinds or {}).items():
+            bucket = (limits.get(kind) or {}).get("bucket")
+            low = stats.get("min_remaining")
+            fraction = low / bucket if bucket and isinstance(low, int | float) else None
+            row[kind] = {**stats, "min_fraction": fraction}
+        subscriptions[subscription] = row
+    return {"enabled": state.get("enabled"), "limits": dict(limits), "subscriptions": subscriptions}
+
+
 def fleet_run(size: int, profile: Profile, log: Any = print) -> dict[str, Any]:
-    result: dict[str, Any] = {"pools": size}
+    count = max(1, min(profile.accounts, size))  # no account without a pool
+    result: dict[str, Any] = {"pools": size, "accounts": count}
+    timeout = profile.timeout_for(size)
+    phase: dict[str, float] = {}
     rss = _Rss()
     with _sandbox(profile) as sandbox:
         info, admin, kube = sandbox.info, sandbox.admin, sandbox.kube
+        accounts = fleet.create_accounts(admin, info, count)
         names = [fleet.pool_name(i) for i in range(size)]
-        manifests = [fleet.manifest(n, info, nodes=profile.pool_nodes) for n in names]
+        placed = [(fleet.account_of(i, accounts), n) for i, n in enumerate(names)]
+        manifests = [fleet.manifest(n, info, nodes=profile.pool_nodes, account=a) for a, n in placed]
+        throttled = ensure_throttle(admin)
 
-        # 1. the floor: the same bodies, straight to the emulator
-        floor_bodies = {f"floor-{i:04d}": fleet.arm_body(m) for i, m in enumerate(manifests)}
+        # 1. the floor: the same bodies, in the same accounts, straight to the emulator
+        mark = time.monotonic()
+        floor_bodies = {
+            (a, f"floor-{i:04d}"): fleet.arm_body(manifests[i]) for i, (a, _) in enumerate(placed)
+        }
+        admin.reset_counters()
         floor_seconds, floor_curve = asyncio.run(
-            direct.provision_floor(info, floor_bodies, give_up_after=profile.timeout)
+            direct.provision_floor(info, floor_bodies, give_up_after=timeout)
         )
-        admin.reset()  # floor pools gone; clock, identities and the account kept
-        log(f"  floor: {size} pools Steady in {floor_seconds:.1f} s (direct SDK client)")
+        floor_budget = budget_summary(arm_throttle(admin))
+        admin.reset()  # floor pools and extra accounts gone; clock, identities and the default account kept
+        fleet.create_accounts(admin, info, count)
+        ensure_throttle(admin)
+        phase["floor"] = time.monotonic() - mark
+        log(f"  floor: {size} pools in {count} accounts Steady in {floor_seconds:.1f} s (direct SDK client)")
 
         # 2. cold start: every BatchPool applied, then the operator started over them. Applying
         # them with the operator running would time the stand-in's admission too (it evaluates
@@ -163,22 +243,34 @@ def fleet_run(size: int, profile: Profile, log: Any = print) -> dict[str, Any]:
         sandbox.stop_operator()
         apply_started = time.monotonic()
         fleet.apply_all(kube, manifests)
-        apply_seconds = time.monotonic() - apply_started
+        apply_seconds = phase["apply"] = time.monotonic() - apply_started
+        log(f"  applied {size} BatchPools in {apply_seconds:.1f} s (operator stopped; not timed)")
         admin.reset_counters()
         stand_in = _stand_in_thread(sandbox)
         stand_in_cpu = fleet.cpu_seconds(os.getpid(), stand_in)
-        started = time.monotonic()
-        sandbox.start_operator()
-        operator = fleet.operator_pid()
-        cold_seconds, cold_curve = fleet.wait_all_ready(
-            kube, size, started=started, timeout=profile.timeout, poll=profile.poll, on_poll=rss.sample
-        )
+        started, operator, probe = _start_operator(sandbox, rss)
+        try:
+            cold_seconds, cold_curve = fleet.wait_all_ready(
+                kube, size, started=started, timeout=timeout, poll=profile.poll, on_poll=rss.sample
+            )
+            operator_cpu = fleet.cpu_seconds(operator)
+        finally:
+            ready = probe.stop()
+        phase["cold_start"] = time.monotonic() - started
         cpu = {
-            "operator_cpu_seconds": fleet.cpu_seconds(operator),
+            "operator_cpu_seconds": operator_cpu,
             "api_stand_in_cpu_seconds": _minus(fleet.cpu_seconds(os.getpid(), stand_in), stand_in_cpu),
+            "operator_cpu_at_ready_seconds": ready.cpu_seconds,
+            "operator_cpu_after_ready_seconds": _minus(operator_cpu, ready.cpu_seconds),
         }
+        after_ready = cpu["operator_cpu_after_ready_seconds"]
         cold_counters = admin.counters()
-        log(f"  cold start: {size} BatchPools Ready in {cold_seconds:.1f} s")
+        budget = budget_summary(arm_throttle(admin))
+        log(
+            f"  cold start: {size} BatchPools Ready in {cold_seconds:.1f} s; start-up "
+            f"{_shown(ready.startup_seconds, 's')}, operator CPU after ready "
+            f"{_shown(None if after_ready is None else after_ready / size * 1000, 'ms')} a pool"
+        )
         result["cold_start"] = {
             "floor_seconds": floor_seconds,
             "operator_seconds": cold_seconds,
@@ -187,53 +279,62 @@ def fleet_run(size: int, profile: Profile, log: Any = print) -> dict[str, Any]:
             "floor_curve": floor_curve,
             "operator_curve": cold_curve,
             "apply_seconds": apply_seconds,
+            "startup_seconds": ready.startup_seconds,
+            "ready_seen_seconds": ready.seen_after_seconds,
             **cpu,
+            "operator_cpu_ms_per_pool": None if after_ready is None else after_ready / size * 1000,
             "arm_reads": arm_reads(cold_counters),
             "arm_writes": admin.management_writes(),
+            "arm_throttle_enabled": throttled,
+            "arm_budget": budget,
+            "floor_arm_budget": floor_budget,
         }
 
         # 3. the operator's steady reads
+        mark = time.monotonic()
         time.sleep(profile.resync_interval * 1.5)  # let creation-time activity settle
         rss.sample()
         operator_reads = _count_window(sandbox, profile, rss)
+        phase["steady"] = time.monotonic() - mark
         log(f"  operator: {operator_reads['arm_reads_per_interval']:.1f} ARM reads per interval")
 
         # 4. the baseline, the operator stopped
+        mark = time.monotonic()
         sandbox.stop_operator()
         admin.reset_counters()
-        poller = direct.CrossplanePoller(info, names, interval=profile.resync_interval)
+        poller = direct.CrossplanePoller(info, placed, interval=profile.resync_interval)
         asyncio.run(poller.run(profile.windows))
         baseline_counters = admin.counters()
         baseline_per_interval = arm_reads(baseline_counters) / profile.windows
-        log(f"  baseline: {baseline_per_interval:.1f} ARM reads per interval")
-        result["reads"] = _reads_summary(size, operator_reads, baseline_per_interval, baseline_counters)
+        phase["baseline"] = time.monotonic() - mark
+        log(
+            f"  baseline: {baseline_per_interval:.1f} ARM reads per interval"
+            f" ({poller.seconds:.0f} s for {profile.windows} intervals of {profile.resync_interval:g} s)"
+        )
+        result["reads"] = _reads_summary(
+            size, accounts, operator_reads, baseline_per_interval, baseline_counters, poller, profile
+        )
 
         # 5. restart over the unchanged fleet
-        versions = fleet.resource_versions(kube)
-        admin.reset_counters()
-        sandbox.start_operator()
-        time.sleep(profile.resync_interval * 2)
-        rss.sample()
-        restart_counters = admin.counters()
-        after = fleet.resource_versions(kube)
-        result["restart"] = {
-            "window_seconds": profile.resync_interval * 2,
-            "azure_writes": admin.management_writes(),
-            "arm_reads": arm_reads(restart_counters),
-            "status_writes": sum(1 for n, v in after.items() if versions.get(n) != v),
-            "counters": restart_counters,
-        }
+        mark = time.monotonic()
+        result["restart"] = _restart(sandbox, profile, rss, operator_reads["operator_cpu_per_second"])
+        phase["restart"] = time.monotonic() - mark
         log(
             f"  restart: {result['restart']['azure_writes']} Azure writes, "
             f"{result['restart']['arm_reads']} ARM reads, {result['restart']['status_writes']} status writes"
+            f" in {result['restart']['window_seconds']:.0f} s"
         )
 
         # 6. drift detection
-        result["drift"] = _drift(sandbox, names, profile)
+        mark = time.monotonic()
+        result["drift"] = _drift(sandbox, placed, profile, timeout)
+        phase["drift"] = time.monotonic() - mark
         log(f"  drift: written back within {max(result['drift']['seconds']):.2f} s")
 
         # 7. reaction latency
+        mark = time.monotonic()
         result["reaction"] = _reaction(sandbox, names, profile, rss)
+        phase["reaction"] = time.monotonic() - mark
         log(
             f"  reaction: p50 {result['reaction']['p50_seconds'] * 1000:.0f} ms, "
             f"p99 {result['reaction']['p99_seconds'] * 1000:.0f} ms"
@@ -241,41 +342,133 @@ def fleet_run(size: int, profile: Profile, log: Any = print) -> dict[str, Any]:
         rss.sample()
         result["memory"] = {"operator_rss_mib_peak": rss.peak, "operator_rss_mib_end": rss.last}
         log(f"  memory: operator RSS peak {rss.peak:.0f} MiB")
+    result["phase_seconds"] = phase
+    log("  phases: " + ", ".join(f"{k} {v:.0f} s" for k, v in phase.items()))
     return result
 
 
-def _count_window(sandbox: Sandbox, profile: Profile, rss: _Rss) -> dict[str, Any]:
+def _shown(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:.1f} {unit}"
+
+
+def _restart(sandbox: Sandbox, profile: Profile, rss: _Rss, steady_cpu: float | None) -> dict[str, Any]:
+    """Restart the operator over the unchanged fleet and count what it writes.
+
+    The window is two resync intervals from the operator's first watch (from its start without the
+    `operator.ready` line), and goes on, up to `restart_max_intervals`, while the operator still
+    spends more CPU than it did steady (1.5x, + 5% of a core): a large fleet takes longer than two
+    intervals to be walked through, and a window that ended first would miss writes still to come."""
+    versions = fleet.resource_versions(sandbox.kube)
     sandbox.admin.reset_counters()
-    deadline = time.monotonic() + profile.resync_interval * profile.windows
-    while time.monotonic() < deadline:
-        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        rss.sample()
+    interval = profile.resync_interval
+    started, pid, probe = _start_operator(sandbox, rss)
+    limit = 1.5 * (steady_cpu or 0.0) + 0.05
+    samples: list[tuple[float, float]] = []
+    busy: float | None = None
+    try:
+        while True:
+            time.sleep(min(1.0, interval / 4))
+            rss.sample()
+            now, cpu = time.monotonic(), fleet.cpu_seconds(pid)
+            if cpu is not None:
+                samples.append((now, cpu))
+            seen = probe.result.seen_after_seconds
+            if now - started >= interval * profile.restart_max_intervals:
+                break
+            if now < started + (seen or 0.0) + interval * 2:
+                continue
+            earlier = [(t, c) for t, c in samples if t <= now - interval]
+            if not earlier or cpu is None:
+                break
+            busy = (cpu - earlier[-1][1]) / (now - earlier[-1][0])
+            if busy <= limit:
+                break
+    finally:
+        ready = probe.stop()
+    window = time.monotonic() - started
     counters = sandbox.admin.counters()
+    after = fleet.resource_versions(sandbox.kube)
     return {
-        "arm_reads_per_interval": arm_reads(counters) / profile.windows,
+        "window_seconds": window,
+        "startup_seconds": ready.startup_seconds,
+        "operator_cpu_per_second_at_end": busy,
+        "operator_cpu_per_second_steady": steady_cpu,
         "azure_writes": sandbox.admin.management_writes(),
+        "arm_reads": arm_reads(counters),
+        "status_writes": sum(1 for n, v in after.items() if versions.get(n) != v),
         "counters": counters,
     }
 
 
+def _count_window(sandbox: Sandbox, profile: Profile, rss: _Rss) -> dict[str, Any]:
+    access = fleet.ArmLog(sandbox.workdir / "azure" / "emulator.log")
+    sandbox.admin.reset_counters()
+    access.mark()
+    started = time.monotonic()
+    cpu_before = fleet.cpu_seconds(rss.pid)
+    deadline = started + profile.resync_interval * profile.windows
+    while time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        rss.sample()
+    counters = sandbox.admin.counters()
+    by_account = access.reads_by_account()
+    cpu = _minus(fleet.cpu_seconds(rss.pid), cpu_before)
+    return {
+        "arm_reads_per_interval": arm_reads(counters) / profile.windows,
+        "azure_writes": sandbox.admin.management_writes(),
+        "counters": counters,
+        "reads_by_account": by_account,
+        "operator_cpu_per_second": None if cpu is None else cpu / (time.monotonic() - started),
+    }
+
+
 def _reads_summary(
-    size: int, operator: Mapping[str, Any], baseline_per_interval: float, baseline_counters: Mapping[str, int]
+    size: int,
+    accounts: list[str],
+    operator: Mapping[str, Any],
+    baseline_per_interval: float,
+    baseline_counters: Mapping[str, int],
+    poller: direct.CrossplanePoller,
+    profile: Profile,
 ) -> dict[str, Any]:
     per_hour = 3600.0 / PRODUCTION_INTERVAL
     operator_per_hour = operator["arm_reads_per_interval"] * per_hour
     baseline_per_hour = baseline_per_interval * per_hour
+    # Reads per account: from the emulator's access log when it accounts for the reads the admin
+    # API counted (a request in flight at either end of the window may be in one and not the
+    # other), else the mean (the counters are per route, not per account).
+    logged = operator.get("reads_by_account")
+    total = operator["arm_reads_per_interval"] * profile.windows
+    if logged is not None and abs(sum(logged.values()) - total) <= max(1.0, 0.02 * total):
+        by_account = {a: logged.get(a.lower(), 0) / profile.windows * per_hour for a in accounts}
+        unattributed = logged.get("", 0) / profile.windows * per_hour
+        source = "emulator access log"
+    else:
+        by_account = {a: operator_per_hour / len(accounts) for a in accounts}
+        unattributed = 0.0
+        source = "mean (ARM reads / accounts)"
     return {
         "interval_stands_for_seconds": PRODUCTION_INTERVAL,
+        "accounts": len(accounts),
         "operator_per_interval": operator["arm_reads_per_interval"],
         "baseline_per_interval": baseline_per_interval,
         "operator_per_hour": operator_per_hour,
         "baseline_per_hour": baseline_per_hour,
         "operator_per_hour_per_pool": operator_per_hour / size,
         "baseline_per_hour_per_pool": baseline_per_hour / size,
+        "operator_per_hour_by_account": by_account,
+        "operator_per_hour_per_account": max(by_account.values()),  # the busiest account
+        "operator_per_hour_unattributed": unattributed,  # subscription-level reads (no account)
+        "per_account_source": source,
+        "logged_reads": None if logged is None else sum(logged.values()),
+        "baseline_per_hour_per_account": baseline_per_hour / len(accounts),
         "baseline_over_operator": baseline_per_hour / operator_per_hour
         if operator_per_hour
         else float("inf"),
+        "baseline_seconds": poller.seconds,
+        "baseline_interval_seconds": profile.resync_interval,
         "operator_writes_while_steady": operator["azure_writes"],
+        "operator_cpu_per_second_steady": operator["operator_cpu_per_second"],
         "operator_counters": operator["counters"],
         "baseline_counters": dict(baseline_counters),
     }
@@ -292,28 +485,30 @@ def _wait_writes(sandbox: Sandbox, before: int, *, started: float, timeout: floa
     return time.monotonic() - started
 
 
-def _wait_ready(sandbox: Sandbox, name: str, profile: Profile) -> None:
+def _wait_ready(sandbox: Sandbox, name: str, timeout: float) -> None:
     sandbox.kube.wait_for(
-        fleet.ref(name), lambda obj: obj is not None and fleet.is_ready(obj), "Ready", timeout=profile.timeout
+        fleet.ref(name), lambda obj: obj is not None and fleet.is_ready(obj), "Ready", timeout=timeout
     )
 
 
-def _drift(sandbox: Sandbox, names: list[str], profile: Profile) -> dict[str, Any]:
+def _drift(
+    sandbox: Sandbox, placed: list[tuple[str, str]], profile: Profile, timeout: float
+) -> dict[str, Any]:
     """Scale a pool behind the operator's back; the time until it writes the spec back."""
     seconds = []
-    for name in names[-profile.drift_samples :]:
-        _wait_ready(sandbox, name, profile)
+    for account, name in placed[-profile.drift_samples :]:
+        _wait_ready(sandbox, name, timeout)
         before = sandbox.admin.management_writes()
         target = profile.pool_nodes + 2
         started = time.monotonic()
         sandbox.admin.drift_pool(
-            f"{sandbox.info['account_id']}/pools/{name}",
+            f"{fleet.account_id(sandbox.info, account)}/pools/{name}",
             {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": target}}}},
         )
         seconds.append(
             _wait_writes(sandbox, before, started=started, timeout=profile.resync_interval * 3 + 10)
         )
-        _wait_ready(sandbox, name, profile)
+        _wait_ready(sandbox, name, timeout)
     return {
         "seconds": seconds,
         "resync_interval": profile.resync_interval,
