@@ -91,9 +91,17 @@ def _memory(memo: kopf.Memo) -> PoolMemory:
     return memory
 
 
-def _events(body: kopf.Body) -> EventSink:
+def _events(runtime: Runtime, body: kopf.Body) -> EventSink:
+    involved = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "namespace": body.metadata.namespace,
+        "name": body.metadata.name,
+        "uid": body.metadata.uid,
+    }
+
     def post(type_: str, reason: str, message: str) -> None:
-        kopf.event(body, type=type_, reason=reason, message=redact(message)[:1024])
+        runtime.kube.event(involved, type_, reason, redact(message)[:1024])
 
     return post
 
@@ -105,7 +113,7 @@ async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped
     """The reconcile loop of one BatchPool, for as long as it exists."""
     runtime: Runtime = memo["runtime"]
     memory = _memory(memo)
-    events = _events(body)
+    events = _events(runtime, body)
     try:
         while not stopped:
             memory.wakeup.clear()
@@ -149,7 +157,7 @@ async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> Non
     (up to DELETE_WAIT), and only hands a retry back to kopf when Azure fails or takes longer.
     """
     runtime: Runtime = memo["runtime"]
-    events = _events(body)
+    events = _events(runtime, body)
     deadline = runtime.monotonic() + DELETE_WAIT
     while True:
         try:

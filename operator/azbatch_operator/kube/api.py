@@ -2,8 +2,9 @@
 
 kopf owns the watch, finalizers and events; the reconciler writes status itself (merge patch on
 the status subresource) because it writes it in the middle of a multi-step flow, before the Azure
-call the status announces. Status writes, the hot path, go from the event loop (`StatusWriter`)
-with the connection settings the official client loaded; everything else goes through that client.
+call the status announces. Status writes and Events, the hot path, go from the event loop
+(`LoopWriter`) with the connection settings the official client loaded; everything else goes
+through that client.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from azbatch_operator.kube.status_writer import StatusWriter
+from azbatch_operator.kube.loop_writes import LoopWriter
 
 GROUP = "azbatch.dev"
 VERSION = "v1alpha1"
@@ -95,7 +96,7 @@ class KubeGateway:
     def __init__(self, configuration: k8s.Configuration | None = None) -> None:
         configuration = configuration or load_client_configuration()
         self._api = k8s.ApiClient(configuration)
-        self._status = StatusWriter(configuration)
+        self._writes = LoopWriter(configuration)
         self._core = k8s.CoreV1Api(self._api)
         self._custom = k8s.CustomObjectsApi(self._api)
         self._cluster_id: str | None = None
@@ -138,7 +139,13 @@ class KubeGateway:
 
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """Merge-patch the status subresource (null values remove fields)."""
-        await self._status.patch(f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}", status)
+        await self._writes.patch_status(
+            f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}", status
+        )
+
+    def event(self, involved: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        """Tell an Event about the object `involved` (apiVersion, kind, namespace, name, uid)."""
+        self._writes.event(involved, type_, reason, message)
 
     async def pools_in_disruption(self) -> list[tuple[str, str, str]]:
         """(account ARM id, uid, namespace/name) of every BatchPool whose status says a recreate or a
@@ -195,5 +202,5 @@ class KubeGateway:
         return self._api
 
     async def close(self) -> None:
-        await self._status.close()
+        await self._writes.close()
         self._api.close()  # type: ignore[no-untyped-call]
