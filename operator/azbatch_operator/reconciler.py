@@ -101,6 +101,7 @@ class PoolMemory:
     deleting_since: datetime | None = None  # first seen Deleting (a delete we did not send)
     approval_seen: str | None = None  # the approve-disruption annotation last woken for
     generation_seen: int | None = None  # metadata.generation of the last watch event
+    node_gauges: dict[tuple[str, str], int] = field(default_factory=dict)  # what NODE_STATES shows
     validated: tuple[int | None, BatchPool | None, list[validation.Finding]] | None = None
     rendered: tuple[Any, rendering.DesiredPool] | None = None  # (generation, owner, key, secrets), desired
 
@@ -513,6 +514,7 @@ async def _carry_out(
         events("Normal", "StoppingResize", step.progress.message)
     else:  # DELETE
         await pools.begin_delete(account, pool_name)
+        runtime.observer.wrote(account, pool_name)
         events("Normal", "Deleting", f"Deleting pool {pool_name} to recreate it.")
         log.info("pool delete started", pool=pool_name)
         return observed, None
@@ -690,7 +692,11 @@ def _observe_nodes(
     memory.nodes_seen = report.status
     for kind, states in report.counts.items():
         for state, count in states.items():
-            NODE_STATES.labels(*labels, kind, state).set(count)
+            # A series per pool, kind and state exists once that state has had nodes: ten thousand
+            # pools times twenty states of zeros would be most of the operator's memory.
+            if memory.node_gauges.get((kind, state), 0) != count:
+                NODE_STATES.labels(*labels, kind, state).set(count)
+                memory.node_gauges[(kind, state)] = count
 
 
 async def _remediate(
@@ -763,6 +769,7 @@ async def _remediate(
             get_logger(pool=pool_name).warning("node removal failed", error=str(error))
         else:
             memory.fresh = True  # the removal is a resize: read the pool itself next pass
+            runtime.observer.wrote(account, pool_name)
             memory.removal_window = (start, spent + len(ids))
             for candidate in decision.remove:
                 memory.removed[candidate.node_id] = now

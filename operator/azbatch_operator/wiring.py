@@ -18,7 +18,13 @@ def build_runtime(config: OperatorConfig, *, kube: KubeGateway | None = None) ->
     clients = AzureClients(credential, CloudEndpoints.from_env(), budget=config.arm_request_budget)
     pools = PoolGateway(clients)
     nodes = NodeGateway(clients)
-    observer = AccountObserver(pools, nodes, resync=config.resync_interval, health=config.health_interval)
+    observer = AccountObserver(
+        pools,
+        nodes,
+        resync=config.resync_interval,
+        health=config.health_interval,
+        active=config.active_requeue,
+    )
     runtime = Runtime(
         config=config,
         pools=pools,

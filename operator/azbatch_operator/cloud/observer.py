@@ -3,14 +3,19 @@
 Azure Resource Manager throttles reads per subscription. Polling each pool on its own spends the
 budget as pools grow; instead every steady pool reads from one paged list of its account, taken
 at most once per resync interval however many pools ask (single-flight). Pools with work in
-progress ask for a fresh GET of themselves, and what that GET returns refreshes the shared list.
-A pool a new list shows changed is woken at once (`watch`), so drift is seen within one interval.
+progress ask for a fresh read of themselves: their own GET while they are few, and while more of
+an account's pools are in progress than its list has pages (ten thousand pools created at once), a
+list of the account at most `active` seconds old, shared by all of them (`list_is_cheaper`), as
+long as it was sent after their last write (else their own GET). What a fresh GET or a write
+returns refreshes the shared list. A pool a new list shows changed is woken at once (`watch`), so
+drift is seen within one interval.
 Data-plane node counts are shared per account the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,7 +23,7 @@ from typing import Generic, TypeVar
 
 from azbatch_operator.cloud.clients import AccountRef
 from azbatch_operator.cloud.nodes import NodeCounts, NodeGateway
-from azbatch_operator.cloud.pools import ArmPool, PoolGateway
+from azbatch_operator.cloud.pools import LIST_PAGE, ArmPool, PoolGateway
 from azbatch_operator.logs import get_logger
 
 _log = get_logger()
@@ -30,6 +35,12 @@ T = TypeVar("T")
 class _Snapshot(Generic[T]):
     items: dict[str, T]
     taken: float
+    started: float = 0.0  # when the fetch was sent: what it shows is at least this recent
+
+
+def list_is_cheaper(in_progress: int, pools: int, page: int = LIST_PAGE) -> bool:
+    """Whether one list of the account costs fewer ARM reads than a GET per pool in progress."""
+    return in_progress > max(1, math.ceil(pools / page))
 
 
 @dataclass
@@ -52,11 +63,21 @@ class SharedListing(Generic[T]):
             snapshot = self._snapshots.get(account)
             if snapshot is None or self.clock() - snapshot.taken >= self.max_age:
                 previous = snapshot
-                snapshot = _Snapshot(await self.fetch(account), self.clock())
+                started = self.clock()
+                snapshot = _Snapshot(await self.fetch(account), self.clock(), started)
                 self._snapshots[account] = snapshot
                 if previous is not None:
                     self._tell_changes(account, previous.items, snapshot.items)
         return snapshot.items
+
+    def sent_after(self, account: AccountRef, moment: float | None) -> bool:
+        """Whether the account's current listing was asked for after `moment` (None: any time)."""
+        snapshot = self._snapshots.get(account)
+        return snapshot is not None and (moment is None or snapshot.started > moment)
+
+    def size(self, account: AccountRef) -> int:
+        snapshot = self._snapshots.get(account)
+        return 0 if snapshot is None else len(snapshot.items)
 
     def _tell_changes(self, account: AccountRef, before: dict[str, T], after: dict[str, T]) -> None:
         if self.on_change is None:
@@ -89,27 +110,56 @@ class AccountObserver:
         *,
         resync: float,
         health: float,
+        active: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._pools = pools
         self._listing: SharedListing[ArmPool] = SharedListing(pools.list, resync, clock, on_change=self._wake)
+        # Fresh reads of many pools in progress at once: the account's list, at most `active` old.
+        self._active_listing: SharedListing[ArmPool] = SharedListing(pools.list, active, clock)
+        self._in_progress: dict[AccountRef, dict[str, float]] = {}  # pool -> last fresh read asked
+        self._written: dict[tuple[AccountRef, str], float] = {}  # pool -> when we last wrote it
+        self._active, self._clock = active, clock
         self._watchers: dict[tuple[AccountRef, str], set[asyncio.Event]] = {}
         self._refreshers: dict[AccountRef, asyncio.Task[None]] = {}
         self._counts: SharedListing[NodeCounts] = SharedListing(nodes.node_counts, health, clock)
         self._resync, self._sleep = resync, sleep
 
     async def pool(self, account: AccountRef, name: str, *, fresh: bool) -> ArmPool | None:
-        """The pool from the account's shared list, or (fresh) from its own GET."""
+        """The pool from the account's shared list, or (fresh) as it is now: from its own GET, or
+        from a list sent after our last write of it when that costs fewer reads (many in progress)."""
         if not fresh:
+            self._in_progress.get(account, {}).pop(name, None)
             return (await self._listing.items(account)).get(name)
+        if list_is_cheaper(self._count_in_progress(account, name), self._listing.size(account)):
+            listed = await self._active_listing.items(account)  # taken again once `active` old
+            if self._active_listing.sent_after(account, self._written.get((account, name))):
+                return listed.get(name)
+            # That list was sent before our last write of this pool (read again sooner than
+            # `active` after it): it may not show the write, so the pool reads itself.
         pool = await self._pools.get(account, name)
         self._listing.put(account, name, pool)
         return pool
 
+    def _count_in_progress(self, account: AccountRef, name: str) -> int:
+        """Pools of the account that asked for a fresh read within the last two active intervals."""
+        now = self._clock()
+        asking = self._in_progress.setdefault(account, {})
+        asking[name] = now
+        for other, since in list(asking.items()):
+            if now - since > 2 * self._active:
+                del asking[other]
+        return len(asking)
+
     def remember(self, account: AccountRef, name: str, pool: ArmPool | None) -> None:
         """What a write returned is the freshest view there is."""
+        self.wrote(account, name)
         self._listing.put(account, name, pool)
+
+    def wrote(self, account: AccountRef, name: str) -> None:
+        """We just changed this pool: a list sent before now no longer shows it as it is."""
+        self._written[(account, name)] = self._clock()
 
     def watch(self, account: AccountRef, name: str, wakeup: asyncio.Event) -> None:
         """Set `wakeup` whenever a new list shows this pool changed (or gone) since the last one.
@@ -128,6 +178,8 @@ class AccountObserver:
             waiting.discard(wakeup)
             if not waiting:
                 del self._watchers[(account, name)]
+                self._written.pop((account, name), None)
+                self._in_progress.get(account, {}).pop(name, None)
 
     def _wake(self, account: AccountRef, name: str) -> None:
         for wakeup in self._watchers.get((account, name), ()):

@@ -46,12 +46,20 @@ class PoolGateway:
         client = self._clients.management(account.subscription_id)
         params = urlencode({"api-version": client._config.api_version, **(query or {})})
         request = HttpRequest(method, f"{path}?{params}", json=body, headers=dict(headers or {}))
-        response = await client.send_request(request)
+        response = await self._read(client, request)
         if response.status_code == 404:
             raise ResourceNotFoundError(response=response, error_format=ARMErrorFormat)
         if response.status_code >= 300:
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
         return response.json()
+
+    @staticmethod
+    async def _read(client: Any, request: HttpRequest) -> Any:
+        """The response, its body read once: sent as a stream so that the pipeline's own decoding
+        step leaves it alone (it would parse a 1,000-pool page once more, for nobody)."""
+        response = await client.send_request(request, stream=True)
+        await response.read()
+        return response
 
     async def get(self, account: AccountRef, name: str) -> ArmPool | None:
         """The pool as `GET pool` returns it, or None when it does not exist.
@@ -86,7 +94,7 @@ class PoolGateway:
                     pools[str(pool.get("name", ""))] = pool
                 if not page.get("nextLink"):
                     break
-                response = await client.send_request(HttpRequest("GET", page["nextLink"]))
+                response = await self._read(client, HttpRequest("GET", page["nextLink"]))
                 if response.status_code != 200:
                     raise HttpResponseError(response=response, error_format=ARMErrorFormat)
                 page = response.json()

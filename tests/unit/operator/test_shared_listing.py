@@ -7,10 +7,11 @@ import asyncio
 from typing import Any
 
 from azbatch_operator.cloud.clients import AccountRef
-from azbatch_operator.cloud.observer import AccountObserver
+from azbatch_operator.cloud.observer import AccountObserver, list_is_cheaper
 
 ACCOUNT = AccountRef("sub", "rg", "acct")
 INTERVAL = 60.0
+ACTIVE = 5.0
 
 
 class FakePools:
@@ -19,12 +20,14 @@ class FakePools:
     def __init__(self, **pools: dict[str, Any]) -> None:
         self.pools = pools
         self.lists = 0
+        self.gets = 0
 
     async def list(self, account: AccountRef) -> dict[str, dict[str, Any]]:
         self.lists += 1
         return {name: dict(pool) for name, pool in self.pools.items()}
 
     async def get(self, account: AccountRef, name: str) -> dict[str, Any] | None:
+        self.gets += 1
         pool = self.pools.get(name)
         return None if pool is None else dict(pool)
 
@@ -63,6 +66,7 @@ def observer_of(pools: FakePools, time: Time) -> AccountObserver:
         NoNodes(),  # type: ignore[arg-type]
         resync=INTERVAL,
         health=INTERVAL,
+        active=ACTIVE,
         clock=time.clock,
         sleep=time.sleep,
     )
@@ -107,3 +111,41 @@ async def test_a_pools_own_read_wakes_nobody_and_an_unwatched_account_is_not_lis
     await time.tick()
     assert pools.lists == 2, "nobody watches the account any more: no list"
     await observer.close()
+
+
+async def test_a_few_pools_in_progress_read_themselves() -> None:
+    pools = FakePools(a={"target": 1}, b={"target": 1})
+    observer = observer_of(pools, Time())
+    assert await observer.pool(ACCOUNT, "a", fresh=True) == {"target": 1}
+    assert (pools.gets, pools.lists) == (1, 0), "one pool in progress: its GET is the cheapest read"
+
+
+async def test_many_pools_in_progress_share_one_list_sent_after_their_last_write() -> None:
+    names = [f"p{i}" for i in range(20)]
+    pools = FakePools(**{name: {"state": "resizing"} for name in names})
+    time = Time()
+    observer = observer_of(pools, time)
+    for name in names:  # twenty creates
+        observer.remember(ACCOUNT, name, {"state": "created"})
+    time.now += ACTIVE  # their next passes, an active interval later
+    for name in names:
+        assert await observer.pool(ACCOUNT, name, fresh=True) == {"state": "resizing"}
+    assert pools.lists == 1, "more pools in progress than the list has pages: one list serves them"
+    assert pools.gets == 1, "only the first, still alone in progress, read itself"
+
+    time.now += 1.0
+    pools.pools["p3"] = {"state": "patched"}
+    observer.remember(ACCOUNT, "p3", {"state": "patched"})  # our write, after that list was sent
+    assert await observer.pool(ACCOUNT, "p3", fresh=True) == {"state": "patched"}
+    assert (pools.lists, pools.gets) == (1, 2), "a list sent before our write is not read as the pool's state"
+
+    time.now += ACTIVE
+    assert await observer.pool(ACCOUNT, "p3", fresh=True) == {"state": "patched"}
+    assert pools.lists == 2, "an active interval later the list is taken again, and shows the write"
+
+
+def test_a_list_is_cheaper_when_more_pools_are_in_progress_than_it_has_pages() -> None:
+    assert not list_is_cheaper(1, 0)
+    assert list_is_cheaper(2, 10)
+    assert not list_is_cheaper(3, 3000)  # three pages
+    assert list_is_cheaper(4, 3000)
