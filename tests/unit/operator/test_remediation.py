@@ -36,6 +36,7 @@ SPEC = {
 class FakeNodes:
     def __init__(self, error: AzureCallError | None = None) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.writes: list[str] = []  # pools the observer was told were written
         self.error = error
 
     async def remove_nodes(self, account: Any, pool: str, node_ids: list[str], **options: Any) -> None:
@@ -48,6 +49,8 @@ def _runtime(nodes: FakeNodes, clock: list[float]) -> Any:
     return SimpleNamespace(
         config=OperatorConfig(health_interval=120.0),
         nodes=nodes,
+        # A removal is a write of the pool: its next fresh read must not come from an older list.
+        observer=SimpleNamespace(wrote=lambda account, name: nodes.writes.append(name)),
         monotonic=lambda: clock[0],
         now=lambda: datetime(2026, 12, 1, tzinfo=UTC),
     )
@@ -90,7 +93,7 @@ def test_failing_nodes_are_removed_with_the_drain_option_a_bounded_number_per_in
     assert "exit code 3" in events[0][2]
     assert NODE_REMOVALS.labels("ns", "p", "startTaskFailed")._value.get() == before + 2
     assert memory.remediation is not None and memory.remediation["removedTotal"] == 2
-    assert memory.fresh  # a removal is a resize: the pool is read by its own GET next
+    assert memory.fresh and fake.writes == ["p"]  # a removal is a resize: read afresh, after it
     # Within the same interval nothing more goes, and the removed nodes are not asked for twice.
     _run(runtime, memory, _pool(3))
     assert len(fake.calls) == 1
