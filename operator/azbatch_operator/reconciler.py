@@ -70,6 +70,21 @@ class EventSink(Protocol):
     def __call__(self, type_: str, reason: str, message: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Quiet:
+    """What a pass read that found a Ready pool with nothing to do, and when to look again."""
+
+    identity: Identity
+    account: AccountRef
+    pool_name: str
+    raw: Mapping[str, Any]
+    requeue: float = 0.0
+    # Node health is all counts (no extensions, no remediation, every node healthy): a health
+    # observation that finds the account's shared counts for the pool unchanged has nothing to tell.
+    counts_only: bool = False
+    counts: Any = None
+
+
 @dataclass
 class PoolMemory:
     """What the operator remembers about one BatchPool between reconciles (in process only)."""
@@ -102,6 +117,8 @@ class PoolMemory:
     approval_seen: str | None = None  # the approve-disruption annotation last woken for
     generation_seen: int | None = None  # metadata.generation of the last watch event
     node_gauges: dict[tuple[str, str], int] = field(default_factory=dict)  # what NODE_STATES shows
+    quiet_read: Quiet | None = None  # this pass found nothing to do, having read this
+    quiet: Quiet | None = None  # the last pass found nothing to do and wrote nothing
     validated: tuple[int | None, BatchPool | None, list[validation.Finding]] | None = None
     rendered: tuple[Any, rendering.DesiredPool] | None = None  # (generation, owner, key, secrets), desired
 
@@ -193,6 +210,11 @@ async def reconcile(
     started = runtime.monotonic()
     if ident.generation is not None:
         memory.first_seen.setdefault(ident.generation, started)
+    quiet = await _still_quiet(runtime, memory, ident)
+    if quiet is not None:
+        RECONCILES.labels("success").inc()
+        return quiet.requeue
+    memory.quiet = memory.quiet_read = None
     previous = memory.status if memory.status is not None else dict(body.get("status") or {})
     try:
         outcome = await _reconcile(runtime, memory, body, ident, previous, events, log)
@@ -206,9 +228,62 @@ async def reconcile(
     if status_changed(previous, new_status):
         await runtime.kube.patch_status(ident.namespace, ident.name, new_status)
         memory.status = new_status
+    elif memory.quiet_read is not None:
+        memory.quiet = replace(memory.quiet_read, requeue=outcome.requeue)
     _tell_transitions(memory, outcome.report.progress, events, log)
     _record_metrics(runtime, memory, ident, outcome, new_status, started)
     return outcome.requeue
+
+
+async def _quiet_read(
+    runtime: Runtime,
+    memory: PoolMemory,
+    ident: Identity,
+    account: AccountRef,
+    pool_name: str,
+    spec: Any,
+    step: Step,
+    raw: Mapping[str, Any],
+) -> Quiet | None:
+    """What this pass read, if it found a Ready pool with nothing to do (`_still_quiet`)."""
+    if step.progress.phase is not Phase.READY or memory.fresh or step.scale_down is not None:
+        return None
+    counts_only = (
+        not _expected_extensions(spec)
+        and not spec.policy.remediation.enabled
+        and (memory.nodes_verdict is None or memory.nodes_verdict.status == "True")
+    )
+    counts = None
+    if counts_only:
+        try:
+            counts = await runtime.observer.node_counts(account, pool_name)
+        except AzureCallError:
+            counts_only = False
+    return Quiet(ident, account, pool_name, raw, counts_only=counts_only, counts=counts)
+
+
+async def _still_quiet(runtime: Runtime, memory: PoolMemory, ident: Identity) -> Quiet | None:
+    """The last pass's outcome when nothing it read can have changed: the same generation and
+    approval, the same pool in the account's shared list, and no health observation due. A
+    steady pool's resync then costs a dict lookup and a comparison, not a plan: ten thousand
+    steady pools are ten thousand such passes an interval. Pools with Secrets always run the
+    whole pass (a rotated value is only seen by reading it), and so does any pass that wrote."""
+    quiet = memory.quiet
+    if quiet is None or quiet.identity != ident:
+        return None
+    health_due = runtime.monotonic() >= memory.health_due
+    if health_due and not quiet.counts_only:
+        return None
+    try:
+        if await runtime.observer.pool(quiet.account, quiet.pool_name, fresh=False) != quiet.raw:
+            return None
+        if health_due and await runtime.observer.node_counts(quiet.account, quiet.pool_name) != quiet.counts:
+            return None
+    except AzureCallError:  # the whole pass reports it
+        return None
+    if health_due:
+        memory.health_due = runtime.monotonic() + runtime.config.health_interval
+    return quiet
 
 
 def _validated(
@@ -341,6 +416,8 @@ async def _reconcile(
     )
     if stuck is not None:
         step = _not_converging(memory, stuck, step, events, log)
+    if step.kind is StepKind.WAIT and raw is not None and not refs and recreate is None:
+        memory.quiet_read = await _quiet_read(runtime, memory, ident, account, pool_name, spec, step, raw)
     memory.retries = 0
     if step.progress.phase is Phase.READY:
         memory.resize_attempts, memory.last_resize_at = 0, None

@@ -1,0 +1,65 @@
+"""A steady pool's resync is a comparison, not a plan, while nothing it read has changed."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from azbatch_operator import reconciler
+from azbatch_operator.cloud.clients import AccountRef
+from azbatch_operator.config import OperatorConfig
+
+ACCOUNT = AccountRef("sub", "rg", "acct")
+IDENT = reconciler.Identity("ns", "p", "uid", 3)
+POOL = {"name": "p", "properties": {"allocationState": "Steady"}}
+COUNTS = {"poolId": "p", "dedicated": {"idle": 2, "total": 2}}
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.pool_now: dict[str, Any] = dict(POOL)
+        self.counts_now: dict[str, Any] | None = dict(COUNTS)
+
+    async def pool(self, account: AccountRef, name: str, *, fresh: bool) -> dict[str, Any]:
+        assert not fresh, "a quiet pass reads the account's shared list, never the pool itself"
+        return self.pool_now
+
+    async def node_counts(self, account: AccountRef, name: str) -> dict[str, Any] | None:
+        return self.counts_now
+
+
+def _still_quiet(
+    observer: Observer, *, ident: reconciler.Identity = IDENT, now: float = 0.0, counts_only: bool = True
+) -> tuple[bool, reconciler.PoolMemory]:
+    memory = reconciler.PoolMemory()
+    memory.health_due = 10.0
+    memory.quiet = reconciler.Quiet(
+        IDENT, ACCOUNT, "p", dict(POOL), requeue=55.0, counts_only=counts_only, counts=dict(COUNTS)
+    )
+    runtime = SimpleNamespace(
+        observer=observer, monotonic=lambda: now, config=OperatorConfig(health_interval=120.0)
+    )
+    found = asyncio.run(reconciler._still_quiet(runtime, memory, ident))  # type: ignore[arg-type]
+    return found is not None, memory
+
+
+def test_an_unchanged_pool_between_health_observations_is_quiet() -> None:
+    assert _still_quiet(Observer())[0]
+
+
+def test_drift_a_new_generation_or_an_approval_ends_the_quiet() -> None:
+    drifted = Observer()
+    drifted.pool_now = {"name": "p", "properties": {"allocationState": "Resizing"}}
+    assert not _still_quiet(drifted)[0]
+    assert not _still_quiet(Observer(), ident=reconciler.Identity("ns", "p", "uid", 4))[0]
+    assert not _still_quiet(Observer(), ident=reconciler.Identity("ns", "p", "uid", 3, "3"))[0]
+
+
+def test_a_due_health_observation_is_skipped_only_when_the_counts_say_the_same() -> None:
+    quiet, memory = _still_quiet(Observer(), now=10.0)
+    assert quiet and memory.health_due == 130.0, "the next observation is an interval away"
+    changed = Observer()
+    changed.counts_now = {"poolId": "p", "dedicated": {"idle": 1, "startTaskFailed": 1, "total": 2}}
+    assert not _still_quiet(changed, now=10.0)[0]
+    assert not _still_quiet(Observer(), now=10.0, counts_only=False)[0], "extensions are read each time"
