@@ -45,6 +45,14 @@ class NoDiffBase(kopf.DiffBaseStorage):
         return None
 
 
+class _QuietWakeups(logging.Filter):
+    """kopf logs every event handler's success at INFO: for `changed`, a line per watch event of
+    every BatchPool (each status write), telling nothing. Its failures still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and record.msg == "Handler 'changed' succeeded.")
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     config: OperatorConfig = memo["config"]
@@ -52,6 +60,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATIONS_PREFIX)
     settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.level = logging.WARNING  # our own events are explicit; kopf's chatter stays in logs
+    objects = logging.getLogger("kopf.objects")
+    if not any(isinstance(f, _QuietWakeups) for f in objects.filters):
+        objects.addFilter(_QuietWakeups())
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
