@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 from typing import Annotated
@@ -16,6 +17,7 @@ _DURATION = re.compile(
 DURATION_PATTERN = r"^P([0-9]+W)?([0-9]+D)?(T([0-9]+H)?([0-9]+M)?([0-9]+(\.[0-9]+)?S)?)?$"
 
 
+@functools.lru_cache(maxsize=1024)  # every pass reads the spec's few durations again
 def parse_duration(text: str) -> timedelta:
     """Parse an ISO 8601 duration (weeks, days, hours, minutes, seconds); raise ValueError with the fix."""
     match = _DURATION.match(text)
