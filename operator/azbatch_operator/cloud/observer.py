@@ -120,6 +120,7 @@ class AccountObserver:
         self._active_listing: SharedListing[ArmPool] = SharedListing(pools.list, active, clock)
         self._in_progress: dict[AccountRef, dict[str, float]] = {}  # pool -> last fresh read asked
         self._written: dict[tuple[AccountRef, str], float] = {}  # pool -> when we last wrote it
+        self._pruned: dict[AccountRef, float] = {}  # when pools no longer in progress were last dropped
         self._active, self._clock = active, clock
         self._watchers: dict[tuple[AccountRef, str], set[asyncio.Event]] = {}
         self._refreshers: dict[AccountRef, asyncio.Task[None]] = {}
@@ -147,9 +148,11 @@ class AccountObserver:
         now = self._clock()
         asking = self._in_progress.setdefault(account, {})
         asking[name] = now
-        for other, since in list(asking.items()):
-            if now - since > 2 * self._active:
-                del asking[other]
+        if now >= self._pruned.get(account, 0.0) + self._active:  # once an interval, not every read
+            self._pruned[account] = now
+            for other, since in list(asking.items()):
+                if now - since > 2 * self._active:
+                    del asking[other]
         return len(asking)
 
     def remember(self, account: AccountRef, name: str, pool: ArmPool | None) -> None:
