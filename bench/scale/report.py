@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,12 +203,32 @@ def _budget_check(fleet: Mapping[str, Any], at: Mapping[str, Any]) -> dict[str, 
     }
 
 
+def commit() -> str | None:
+    """The commit the run measured (with `+` when the working tree had changes), if in a checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty else "")
+
+
 def document(
     fleets: Sequence[Mapping[str, Any]], healths: Sequence[Mapping[str, Any]], *, quick: bool, profile: Any
 ) -> dict[str, Any]:
     server = str(choose_server())
     return {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit(),
         "mode": "quick" if quick else "full",
         "machine": machine(),
         # Which Kubernetes API the sandboxes ran on: stand-in, envtest (KUBEBUILDER_ASSETS) or
@@ -373,7 +394,8 @@ def markdown(doc: Mapping[str, Any]) -> str:
     lines = [
         f"{doc['mode'].capitalize()} run of {doc['generated']} on {m['cpu']}, {m['cores']} cores,"
         f" {m['memory']}, Python {m['python']}; resync interval {doc['profile']['resync_interval']:g} s"
-        f" standing for 60 s, emulator time x{doc['profile']['time_scale']:g}; Kubernetes API: {server}.",
+        f" standing for 60 s, emulator time x{doc['profile']['time_scale']:g}; Kubernetes API: {server}"
+        + (f"; commit {doc['commit']}." if doc.get("commit") else "."),
         "",
         "| pools | accounts | ARM reads/hour: operator | per account | baseline | drift written back"
         " | restart writes | reaction p50 / p99 | cold start (floor) | start-up | CPU per pool | RSS |",
