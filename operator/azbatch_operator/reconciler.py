@@ -36,6 +36,7 @@ from azbatch_operator.convergence import (
     Step,
     StepKind,
     Tunables,
+    after_create,
     next_step,
     orphan_patch,
     remediation_blocked,
@@ -417,6 +418,7 @@ async def _reconcile(
     )
     if stuck is not None:
         step = _not_converging(memory, stuck, step, events, log)
+    step = after_create(step, observed, runtime.tunables)
     if step.kind is StepKind.WAIT and raw is not None and not refs and recreate is None:
         memory.quiet_read = await _quiet_read(runtime, memory, ident, account, pool_name, spec, step, raw)
     memory.retries = 0

@@ -10,6 +10,8 @@ import pytest
 from azbatch_operator.conditions import Phase
 from azbatch_operator.convergence import (
     RecreatePhase,
+    Tunables,
+    after_create,
     RecreateState,
     StepKind,
     next_step,
@@ -180,3 +182,16 @@ def test_recreate_state_round_trips_through_status() -> None:
     state = _state(RecreatePhase.DRAINING, drain_deadline="2026-11-23T12:30:00Z", shrunk_until="x")
     assert RecreateState.from_dict(state.to_dict()) == state
     assert RecreateState.from_dict({"phase": "Bogus"}) is None
+
+
+def test_a_create_says_what_the_new_pool_is_doing_as_the_next_pass_would() -> None:
+    create = step(Plan((Action(ActionType.CREATE),)), None)
+    assert create.kind is StepKind.CREATE and create.progress.reason == "Creating"
+    allocating = replace(POOL, allocation_state="Resizing", current_dedicated_nodes=0)
+    told = after_create(create, allocating, Tunables(active_requeue=5.0, steady_requeue=60.0))
+    assert (told.kind, told.progress.reason) == (StepKind.CREATE, "Resizing")
+    assert told.progress.message.startswith("Allocating nodes: 0/2 dedicated")
+    assert told.requeue_after == create.requeue_after
+    assert after_create(create, None, Tunables()) == create  # nothing known about it yet
+    waiting = step(NOTHING, allocating)
+    assert after_create(waiting, POOL, Tunables()) == waiting, "only a create's step is restated"
