@@ -6,14 +6,18 @@ import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from azure.batch.models import BatchNodeRemoveOptions
+from azure.core.exceptions import HttpResponseError
+from azure.core.rest import HttpRequest
 
 from azbatch_operator.cloud.clients import AccountRef, AzureClients
 from azbatch_operator.cloud.errors import AzureCallError, translate
 from azbatch_operator.health import NodeSummary, parse_node
 
 NodeCounts = dict[str, Any]
+COUNTS_PAGE = 10  # pools per page of node counts: the service's maximum
 # What the node list asks for: enough to say why a node fails, nothing per task.
 NODE_FIELDS = ["id", "state", "isDedicated", "startTaskInfo", "errors"]
 
@@ -24,13 +28,29 @@ class NodeGateway:
         self._limit = asyncio.Semaphore(concurrency)
 
     async def node_counts(self, account: AccountRef) -> dict[str, NodeCounts]:
-        """Node counts by state for every pool of the account: one paged call."""
+        """Node counts by state for every pool of the account: one paged call.
+
+        The service returns at most 10 pools a page, so 1,000 pools are 100 requests an interval:
+        they are read as JSON through the client's own pipeline (credential, retries), not turned
+        into models and back. A page the service refuses is asked again the SDK's way, which raises
+        its error as the SDK does (code, message, Retry-After)."""
         client = await self._clients.data(account)
         counts: dict[str, NodeCounts] = {}
+        url: str | None = (
+            f"/nodecounts?{urlencode({'api-version': client._config.api_version, 'maxresults': 10})}"
+        )
         try:
-            async for item in client.list_pool_node_counts():
-                data = item.as_dict()
-                counts[str(data.get("poolId", ""))] = data
+            while url:
+                response = await client.send_request(HttpRequest("GET", url), stream=True)
+                await response.read()
+                if response.status_code != 200:
+                    async for _ in client.list_pool_node_counts():
+                        pass  # raises the service's error; should it not, the JSON path gave up
+                    raise HttpResponseError(response=response)
+                page = response.json()
+                for data in page.get("value") or ():
+                    counts[str(data.get("poolId", ""))] = data
+                url = page.get("odata.nextLink")
         except Exception as error:
             raise translate("GET nodecounts", error) from error
         return counts

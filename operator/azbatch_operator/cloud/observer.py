@@ -75,6 +75,10 @@ class SharedListing(Generic[T]):
         snapshot = self._snapshots.get(account)
         return snapshot is not None and (moment is None or snapshot.started > moment)
 
+    def forget(self, account: AccountRef) -> None:
+        """Drop the account's listing (nobody reads it any more: its pools are not held in memory)."""
+        self._snapshots.pop(account, None)
+
     def size(self, account: AccountRef) -> int:
         snapshot = self._snapshots.get(account)
         return 0 if snapshot is None else len(snapshot.items)
@@ -131,7 +135,9 @@ class AccountObserver:
         """The pool from the account's shared list, or (fresh) as it is now: from its own GET, or
         from a list sent after our last write of it when that costs fewer reads (many in progress)."""
         if not fresh:
-            self._in_progress.get(account, {}).pop(name, None)
+            asking = self._in_progress.get(account, {})
+            if asking.pop(name, None) is not None and not asking:
+                self._active_listing.forget(account)  # the last pool in progress settled
             return (await self._listing.items(account)).get(name)
         if list_is_cheaper(self._count_in_progress(account, name), self._listing.size(account)):
             listed = await self._active_listing.items(account)  # taken again once `active` old
@@ -139,6 +145,8 @@ class AccountObserver:
                 return listed.get(name)
             # That list was sent before our last write of this pool (read again sooner than
             # `active` after it): it may not show the write, so the pool reads itself.
+        else:
+            self._active_listing.forget(account)  # the cold start is over: a copy of every pool less
         pool = await self._pools.get(account, name)
         self._listing.put(account, name, pool)
         return pool
