@@ -101,7 +101,8 @@ def _settings(profile: Profile, **overrides: Any) -> SandboxSettings:
     values: dict[str, Any] = {
         "time_scale": profile.time_scale,
         "resync_interval": profile.resync_interval,
-        "health_interval": profile.resync_interval,
+        # Production observes health every other resync (healthInterval 120 s, resyncInterval 60 s).
+        "health_interval": profile.resync_interval * 2,
         "active_requeue": profile.active_requeue,
         "operator_in_process": False,
         "emulator_in_process": False,
