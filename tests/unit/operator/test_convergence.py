@@ -10,10 +10,10 @@ import pytest
 from azbatch_operator.conditions import Phase
 from azbatch_operator.convergence import (
     RecreatePhase,
-    Tunables,
-    after_create,
     RecreateState,
     StepKind,
+    Tunables,
+    after_create,
     next_step,
     orphan_patch,
 )
