@@ -142,7 +142,11 @@ class AccountObserver:
         if list_is_cheaper(self._count_in_progress(account, name), self._listing.size(account)):
             listed = await self._active_listing.items(account)  # taken again once `active` old
             if self._active_listing.sent_after(account, self._written.get((account, name))):
-                return listed.get(name)
+                pool = listed.get(name)
+                # The freshest view of the pool, kept where its next steady pass reads it, as a GET's
+                # is: a pass that decides whether to drain must not see the pool as it was before.
+                self._listing.put(account, name, pool)
+                return pool
             # That list was sent before our last write of this pool (read again sooner than
             # `active` after it): it may not show the write, so the pool reads itself.
         else:

@@ -143,6 +143,14 @@ async def test_many_pools_in_progress_share_one_list_sent_after_their_last_write
     assert await observer.pool(ACCOUNT, "p3", fresh=True) == {"state": "patched"}
     assert pools.lists == 2, "an active interval later the list is taken again, and shows the write"
 
+    assert await observer.pool(ACCOUNT, "p5", fresh=False) == {"state": "resizing"}  # the steady list
+    pools.pools["p5"] = {"state": "steady", "nodes": 3}
+    time.now += ACTIVE
+    assert await observer.pool(ACCOUNT, "p5", fresh=True) == {"state": "steady", "nodes": 3}
+    assert await observer.pool(ACCOUNT, "p5", fresh=False) == {"state": "steady", "nodes": 3}, (
+        "the pool's next steady pass sees what its last fresh read saw, never the older list"
+    )
+
 
 def test_a_list_is_cheaper_when_more_pools_are_in_progress_than_it_has_pages() -> None:
     assert not list_is_cheaper(1, 0)
