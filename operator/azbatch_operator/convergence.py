@@ -306,8 +306,10 @@ def after_create(step: Step, created: ObservedPool | None, tunables: Tunables) -
     """A create's step, saying what the new pool is doing now (allocating, as Azure's answer to the
     PUT shows it), as the next pass would say it: the status is written once for both, not first
     `Creating` and then `Resizing` (a thousand pools created at once: a thousand writes fewer)."""
-    if step.kind is not StepKind.CREATE or created is None:
-        return step
+    if step.kind is not StepKind.CREATE or created is None or step.recreate is not None:
+        return step  # a recreate's create keeps telling the flow it is part of
+    if created.is_steady:
+        return step  # Ready is for the next pass to say, from a read after the create, never from its answer
     return replace(step, progress=_settled(created, tunables).progress)
 
 

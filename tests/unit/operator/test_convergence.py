@@ -195,3 +195,6 @@ def test_a_create_says_what_the_new_pool_is_doing_as_the_next_pass_would() -> No
     assert after_create(create, None, Tunables()) == create  # nothing known about it yet
     waiting = step(NOTHING, allocating)
     assert after_create(waiting, POOL, Tunables()) == waiting, "only a create's step is restated"
+    recreating = replace(create, recreate=RecreateState(RecreatePhase.CREATING, "r", ("x",), "t"))
+    assert after_create(recreating, allocating, Tunables()) == recreating, "a recreate says it is one"
+    assert after_create(create, POOL, Tunables()) == create, "never Ready from the create's own answer"
