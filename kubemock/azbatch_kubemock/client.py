@@ -224,6 +224,53 @@ class KubeClient:
                 )
             time.sleep(interval)
 
+    def watch_for(
+        self,
+        obj: Mapping[str, Any],
+        predicate: Callable[[Obj | None], bool],
+        what: str,
+        *,
+        timeout: float = 10.0,
+    ) -> Obj | None:
+        """Like ``wait_for``, but through a watch: ``predicate`` sees every version of the object
+        (a state that lasts milliseconds included), not only the ones a poll happens to catch."""
+        meta = obj.get("metadata", {})
+        collection = self.path(obj["apiVersion"], obj["kind"], None, meta.get("namespace"))
+        deadline = time.monotonic() + timeout
+        current = self.get(obj)
+        if predicate(current):
+            return current
+        version = str((current or {}).get("metadata", {}).get("resourceVersion", ""))
+        while time.monotonic() < deadline:
+            params = {"watch": "true", "fieldSelector": f"metadata.name={meta.get('name')}"}
+            if version:
+                params["resourceVersion"] = version
+            url = f"{self.url}{collection}?{urllib.parse.urlencode(params)}"
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s), checked in __init__
+            try:
+                with urllib.request.urlopen(  # noqa: S310
+                    request, timeout=max(0.1, min(5.0, deadline - time.monotonic())), context=self.ssl_context
+                ) as stream:
+                    for line in stream:
+                        if not line.strip():
+                            continue
+                        event = json.loads(line)
+                        if event.get("type") == "ERROR":  # 410 Expired: start again from now
+                            version = ""
+                            break
+                        seen: Obj = event.get("object") or {}
+                        version = str(seen.get("metadata", {}).get("resourceVersion", version))
+                        if predicate(None if event.get("type") == "DELETED" else seen):
+                            return None if event.get("type") == "DELETED" else seen
+            except TimeoutError:
+                continue
+        current = self.get(obj)
+        raise WaitTimeoutError(
+            f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}: not {what} after "
+            f"{timeout:.1f} s; last seen:\n{_pretty(current)}"
+        )
+
     def wait_for_list(
         self,
         fetch: Callable[[], list[Obj]],

@@ -40,7 +40,7 @@ def _burst(budget: BudgetLimits) -> dict[str, int]:
 
 
 def test_a_burst_of_creates_waits_in_the_operator_not_in_429s() -> None:
-    below = BudgetLimits(writes=Rate(ARM_WRITES[0] - 1, ARM_WRITES[1] * 0.8))
+    below = BudgetLimits(writes=Rate(ARM_WRITES[0] - 2, ARM_WRITES[1] * 0.6))
     started = time.monotonic()
     seen = _burst(below)
     assert seen["throttled"] == 0, seen
