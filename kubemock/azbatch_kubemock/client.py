@@ -38,6 +38,14 @@ class WaitTimeoutError(AssertionError):
     """``wait_for`` gave up; the message shows what was awaited and the last object seen."""
 
 
+def _not_yet(obj: Mapping[str, Any], what: str, timeout: float, current: Any) -> WaitTimeoutError:
+    meta = obj.get("metadata", {})
+    return WaitTimeoutError(
+        f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}: not {what} after "
+        f"{timeout:.1f} s; last seen:\n{_pretty(current)}"
+    )
+
+
 def _pretty(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True) if obj is not None else "<absent>"
 
@@ -217,11 +225,7 @@ class KubeClient:
             if predicate(current):
                 return current
             if time.monotonic() >= deadline:
-                meta = obj.get("metadata", {})
-                raise WaitTimeoutError(
-                    f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}: not {what} after "
-                    f"{timeout:.1f} s; last seen:\n{_pretty(current)}"
-                )
+                raise _not_yet(obj, what, timeout, current)
             time.sleep(interval)
 
     def watch_for(
@@ -265,11 +269,7 @@ class KubeClient:
                             return None if event.get("type") == "DELETED" else seen
             except TimeoutError:
                 continue
-        current = self.get(obj)
-        raise WaitTimeoutError(
-            f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}: not {what} after "
-            f"{timeout:.1f} s; last seen:\n{_pretty(current)}"
-        )
+        raise _not_yet(obj, what, timeout, self.get(obj))
 
     def wait_for_list(
         self,

@@ -302,6 +302,26 @@ def _plain_step(
     return _settled(observed, tunables)
 
 
+def settled_quietly(step: Step, *, fresh: bool, secrets: bool, recreate: RecreateState | None) -> bool:
+    """Whether this pass found a Ready pool with nothing to do, so that the next pass may end at a
+    comparison while nothing it read changes: no write, no flow, no read the pool asked for itself,
+    and no Secret (a rotated value is only seen by reading it)."""
+    return (
+        step.kind is StepKind.WAIT
+        and step.progress.phase is Phase.READY
+        and not fresh
+        and not secrets
+        and recreate is None
+        and step.scale_down is None
+    )
+
+
+def health_is_counts(*, extensions: bool, remediation: bool, nodes_healthy: bool | None) -> bool:
+    """Whether a pool's health is its node counts alone (no extension views to read, no nodes to
+    remove, every node healthy): then unchanged counts are an unchanged health."""
+    return not extensions and not remediation and nodes_healthy is not False
+
+
 def after_create(step: Step, created: ObservedPool | None, tunables: Tunables) -> Step:
     """A create's step, saying what the new pool is doing now (allocating, as Azure's answer to the
     PUT shows it), as the next pass would say it: the status is written once for both, not first

@@ -37,9 +37,11 @@ from azbatch_operator.convergence import (
     StepKind,
     Tunables,
     after_create,
+    health_is_counts,
     next_step,
     orphan_patch,
     remediation_blocked,
+    settled_quietly,
     unapplied,
     waiting_for_budget,
 )
@@ -244,16 +246,14 @@ async def _quiet_read(
     account: AccountRef,
     pool_name: str,
     spec: Any,
-    step: Step,
     raw: Mapping[str, Any],
-) -> Quiet | None:
-    """What this pass read, if it found a Ready pool with nothing to do (`_still_quiet`)."""
-    if step.progress.phase is not Phase.READY or memory.fresh or step.scale_down is not None:
-        return None
-    counts_only = (
-        not _expected_extensions(spec)
-        and not spec.policy.remediation.enabled
-        and (memory.nodes_verdict is None or memory.nodes_verdict.status == "True")
+) -> Quiet:
+    """What a pass that settled quietly read (`_still_quiet` compares the next pass's reads to it)."""
+    verdict = memory.nodes_verdict
+    counts_only = health_is_counts(
+        extensions=bool(_expected_extensions(spec)),
+        remediation=spec.policy.remediation.enabled,
+        nodes_healthy=None if verdict is None else verdict.status == "True",
     )
     counts = None
     if counts_only:
@@ -419,8 +419,8 @@ async def _reconcile(
     if stuck is not None:
         step = _not_converging(memory, stuck, step, events, log)
     step = after_create(step, observed, runtime.tunables)
-    if step.kind is StepKind.WAIT and raw is not None and not refs and recreate is None:
-        memory.quiet_read = await _quiet_read(runtime, memory, ident, account, pool_name, spec, step, raw)
+    if raw is not None and settled_quietly(step, fresh=memory.fresh, secrets=bool(refs), recreate=recreate):
+        memory.quiet_read = await _quiet_read(runtime, memory, ident, account, pool_name, spec, raw)
     memory.retries = 0
     if step.progress.phase is Phase.READY:
         memory.resize_attempts, memory.last_resize_at = 0, None

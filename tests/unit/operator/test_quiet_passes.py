@@ -63,3 +63,30 @@ def test_a_due_health_observation_is_skipped_only_when_the_counts_say_the_same()
     changed.counts_now = {"poolId": "p", "dedicated": {"idle": 1, "startTaskFailed": 1, "total": 2}}
     assert not _still_quiet(changed, now=10.0)[0]
     assert not _still_quiet(Observer(), now=10.0, counts_only=False)[0], "extensions are read each time"
+
+
+def test_only_a_ready_pool_with_nothing_to_do_settles_quietly() -> None:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from azbatch_operator.conditions import Phase, Progress  # noqa: PLC0415
+    from azbatch_operator.convergence import RecreatePhase, RecreateState, Step, StepKind, settled_quietly  # noqa: PLC0415
+
+    ready = Step(StepKind.WAIT, Progress(Phase.READY, "Ready", "matches"), None)
+    assert settled_quietly(ready, fresh=False, secrets=False, recreate=None)
+    assert not settled_quietly(ready, fresh=True, secrets=False, recreate=None)
+    assert not settled_quietly(ready, fresh=False, secrets=True, recreate=None), "a Secret is read every pass"
+    flow = RecreateState(RecreatePhase.CREATING, "r", ("x",), "t")
+    assert not settled_quietly(ready, fresh=False, secrets=False, recreate=flow)
+    assert not settled_quietly(replace(ready, kind=StepKind.PATCH), fresh=False, secrets=False, recreate=None)
+    resizing = replace(ready, progress=Progress(Phase.RECONCILING, "Resizing", "allocating"))
+    assert not settled_quietly(resizing, fresh=False, secrets=False, recreate=None)
+
+
+def test_health_is_the_counts_only_without_extensions_remediation_or_failing_nodes() -> None:
+    from azbatch_operator.convergence import health_is_counts  # noqa: PLC0415
+
+    assert health_is_counts(extensions=False, remediation=False, nodes_healthy=None)
+    assert health_is_counts(extensions=False, remediation=False, nodes_healthy=True)
+    assert not health_is_counts(extensions=True, remediation=False, nodes_healthy=True)
+    assert not health_is_counts(extensions=False, remediation=True, nodes_healthy=True)
+    assert not health_is_counts(extensions=False, remediation=False, nodes_healthy=False)
