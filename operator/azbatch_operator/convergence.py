@@ -316,6 +316,16 @@ def settled_quietly(step: Step, *, fresh: bool, secrets: bool, recreate: Recreat
     )
 
 
+def takes_nodes_away(step: Step) -> bool:
+    """Whether the step starts, moves on or ends taking a pool's nodes away: a drain's shrink, a
+    stopped resize, a delete, or a flow recording its next phase (where a recreate decides whether
+    there is anything to drain). Such a step is decided only on the pool as Azure has it now, never
+    on the account's list, which may be a resync old and miss nodes that came since."""
+    return step.kind in (StepKind.DRAIN, StepKind.STOP_RESIZE, StepKind.DELETE) or (
+        step.kind is StepKind.RECORD and step.disruptive
+    )
+
+
 def health_is_counts(*, extensions: bool, remediation: bool, nodes_healthy: bool | None) -> bool:
     """Whether a pool's health is its node counts alone (no extension views to read, no nodes to
     remove, every node healthy): then unchanged counts are an unchanged health."""

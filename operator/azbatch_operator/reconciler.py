@@ -42,6 +42,7 @@ from azbatch_operator.convergence import (
     orphan_patch,
     remediation_blocked,
     settled_quietly,
+    takes_nodes_away,
     unapplied,
     waiting_for_budget,
 )
@@ -362,47 +363,18 @@ async def _reconcile(
 
     pool_name = resource.pool_name
     _watch(runtime, memory, account, pool_name)
-    raw = await runtime.observer.pool(account, pool_name, fresh=memory.fresh)
-    observed = rendering.observe_pool(raw) if raw is not None else None
     recreate = RecreateState.from_dict(previous.get("recreate"))
-    scale_down = ScaleDownState.from_dict(previous.get("scaleToZero"))
-
-    decision = None
-    if observed is not None and recreate is None:
-        decision = planning.decide_ownership(observed.owner, owner, adopt=spec.policy.adopt)
-        if not decision.allowed:
-            return _stalled(
-                decision.reason,
-                decision.message,
-                previous,
-                observed=observed,
-                requeue=runtime.config.resync_interval,
-            )
-    plan = _plan(
-        desired, observed, spec.policy, adopting=decision is not None and decision.reason == "Adopting"
-    )
-    if spec.policy.reconcile == "Observe":
-        return _observe_only(plan, observed, recreate, runtime)
-
-    if memory.resize_generation != ident.generation:  # a new spec is a new chance to allocate
-        memory.resize_generation, memory.resize_attempts, memory.last_resize_at = ident.generation, 0, None
-    memory.deleting_since = _deleting_since(memory, observed, runtime.now())
-    step = next_step(
-        plan,
-        desired,
-        observed,
-        recreate,
-        drain=_drain_rules(spec),
-        resize_attempts=memory.resize_attempts,
-        since_last_resize=(
-            runtime.monotonic() - memory.last_resize_at if memory.last_resize_at is not None else None
-        ),
-        now=runtime.now(),
-        guards=_guards(runtime, memory, ident, observed, previous),
-        scale_down=scale_down,
-        tunables=runtime.tunables,
-    )
-    step = _within_budget(runtime, account, ident, step)
+    raw = await runtime.observer.pool(account, pool_name, fresh=memory.fresh)
+    decided = _decide(runtime, memory, ident, previous, spec, desired, owner, raw, recreate)
+    if isinstance(decided, _Decided) and not memory.fresh and takes_nodes_away(decided.step):
+        # Decided on the account's list, which may be a resync old: nodes that came since would go
+        # with their tasks. Decide again on the pool as Azure has it now.
+        memory.fresh = True
+        raw = await runtime.observer.pool(account, pool_name, fresh=True)
+        decided = _decide(runtime, memory, ident, previous, spec, desired, owner, raw, recreate)
+    if isinstance(decided, _Outcome):
+        return decided
+    observed, step = decided.observed, _within_budget(runtime, account, ident, decided.step)
     observed, stuck = await _carry_out(
         runtime,
         memory,
@@ -451,6 +423,64 @@ async def _reconcile(
     )
     result = "stalled" if step.progress.phase is Phase.STALLED else "success"
     return _Outcome(report, step.requeue_after, result)
+
+
+@dataclass(frozen=True)
+class _Decided:
+    observed: rendering.ObservedPool | None
+    step: Step
+
+
+def _decide(
+    runtime: Runtime,
+    memory: PoolMemory,
+    ident: Identity,
+    previous: Mapping[str, Any],
+    spec: Any,
+    desired: rendering.DesiredPool,
+    owner: str,
+    raw: Mapping[str, Any] | None,
+    recreate: RecreateState | None,
+) -> _Decided | _Outcome:
+    """The pass's next step from what it read (or the outcome that ends the pass before one)."""
+    observed = rendering.observe_pool(raw) if raw is not None else None
+    scale_down = ScaleDownState.from_dict(previous.get("scaleToZero"))
+    decision = None
+    if observed is not None and recreate is None:
+        decision = planning.decide_ownership(observed.owner, owner, adopt=spec.policy.adopt)
+        if not decision.allowed:
+            return _stalled(
+                decision.reason,
+                decision.message,
+                previous,
+                observed=observed,
+                requeue=runtime.config.resync_interval,
+            )
+    plan = _plan(
+        desired, observed, spec.policy, adopting=decision is not None and decision.reason == "Adopting"
+    )
+    if spec.policy.reconcile == "Observe":
+        return _observe_only(plan, observed, recreate, runtime)
+
+    if memory.resize_generation != ident.generation:  # a new spec is a new chance to allocate
+        memory.resize_generation, memory.resize_attempts, memory.last_resize_at = ident.generation, 0, None
+    memory.deleting_since = _deleting_since(memory, observed, runtime.now())
+    step = next_step(
+        plan,
+        desired,
+        observed,
+        recreate,
+        drain=_drain_rules(spec),
+        resize_attempts=memory.resize_attempts,
+        since_last_resize=(
+            runtime.monotonic() - memory.last_resize_at if memory.last_resize_at is not None else None
+        ),
+        now=runtime.now(),
+        guards=_guards(runtime, memory, ident, observed, previous),
+        scale_down=scale_down,
+        tunables=runtime.tunables,
+    )
+    return _Decided(observed, step)
 
 
 def _plan(

@@ -378,3 +378,58 @@ def test_deleting_the_batchpool_drains_before_the_pool_is_deleted(fresh: Sandbox
     assert _created(fresh, name) is None
     assert fresh.admin.task_counts(pool_id(fresh, name)) == {"tasks_requeued": 0, "tasks_terminated": 0}
     assert _writes(fresh, "DELETE") == 1
+
+
+# --- a drain is decided on the pool as it is now --------------------------------------------------------
+
+
+def _busy_recreate_drained(sandbox: Sandbox, manifest: dict[str, Any], busy_minutes: float = 40) -> None:
+    """Bump the extension of a pool whose two nodes run long tasks: the recreate drains them."""
+    name = manifest["metadata"]["name"]
+    created = _created(sandbox, name)
+    assert len(sandbox.admin.busy_nodes(pool_id(sandbox, name), busy_minutes * 60)) == 2
+    sandbox.kube.apply(_bump_extension(manifest))
+    wait_until(
+        lambda: _converged(sandbox, name) and _created(sandbox, name) != created,
+        timeout=120,
+        what=f"{name} recreated",
+    )
+    assert sandbox.admin.task_counts(pool_id(sandbox, name)) == {"tasks_requeued": 0, "tasks_terminated": 0}
+    assert "RecreateStarted" in _events(sandbox, name)
+
+
+# The account's list is taken once a resync: a long one keeps the list the operator took before the
+# nodes came, as production's five minutes would.
+SLOW_LIST = SandboxSettings(**{**FAST, "resync_interval": 120.0})
+
+
+def test_nodes_added_by_someone_else_since_the_last_list_are_drained() -> None:
+    """The account's list may be a resync old. An engineer resizes an idle pool by hand to run an
+    urgent job; the user then bumps the extension before the operator lists again. The recreate
+    must drain those nodes, not delete the pool under their tasks."""
+    with Sandbox(SLOW_LIST) as sandbox:
+        name = "hand-resized"
+        manifest = pool_manifest(
+            name,
+            policy={"drain": {"timeout": "PT60M"}},
+            scaleSettings={"fixedScale": {"targetDedicatedNodes": 0}},
+        )
+        sandbox.kube.apply(manifest)
+        _ready(sandbox, name)
+        info = sandbox.info
+        with _management(sandbox) as client:
+            client.pool.update(
+                info["resource_group"],
+                info["account_name"],
+                name,
+                {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 2}}}},
+            )
+        wait_until(
+            lambda: (
+                _props(sandbox, name).get("currentDedicatedNodes") == 2
+                and _props(sandbox, name).get("allocationState") == "Steady"
+            ),
+            timeout=60,
+            what="the hand resize done",
+        )
+        _busy_recreate_drained(sandbox, manifest)

@@ -18,6 +18,7 @@ from azbatch_operator.convergence import (
     StepKind,
     deletion_step,
     next_step,
+    takes_nodes_away,
     unapplied,
 )
 from azbatch_operator.disruption import DisruptionBudget
@@ -183,6 +184,28 @@ def test_a_spec_reverted_while_draining_cancels_before_any_delete() -> None:
 def test_a_revert_after_the_delete_was_recorded_does_not_cancel() -> None:
     deleting = replace(draining(), phase=RecreatePhase.DELETING)
     assert step(NOTHING, POOL, deleting).kind is StepKind.DELETE
+
+
+# --- decided on the pool as it is now -----------------------------------------------------------------
+
+
+def test_every_step_that_takes_nodes_away_is_decided_on_a_fresh_read() -> None:
+    empty = replace(POOL, current_dedicated_nodes=0, target_dedicated_nodes=0)
+    # From a list that missed the nodes, a recreate would record Deleting and skip its drain.
+    skipping = step(RECREATE, empty)
+    assert skipping.recreate is not None and skipping.recreate.phase is RecreatePhase.DELETING
+    assert takes_nodes_away(skipping)
+    assert takes_nodes_away(step(RECREATE, POOL))  # starts Draining
+    assert takes_nodes_away(step(RECREATE, POOL, draining()))  # the shrink
+    assert takes_nodes_away(step(RECREATE, POOL, replace(draining(), phase=RecreatePhase.DELETING)))
+    assert takes_nodes_away(step(SCALE_DOWN, POOL))
+
+
+def test_steps_that_keep_every_node_may_be_decided_on_the_accounts_list() -> None:
+    assert not takes_nodes_away(step(NOTHING, POOL))
+    grow = Plan((Action(ActionType.PATCH, ("scaleSettings",), patch={"properties": {}}),))
+    assert not takes_nodes_away(step(grow, POOL))
+    assert not takes_nodes_away(step(RECREATE, POOL, guards=Guards(generation=4, adopted=True)))
 
 
 # --- adoption --------------------------------------------------------------------------------------
