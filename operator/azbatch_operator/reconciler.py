@@ -278,10 +278,14 @@ async def _still_quiet(runtime: Runtime, memory: PoolMemory, ident: Identity) ->
     if health_due and not quiet.counts_only:
         return None
     try:
-        if await runtime.observer.pool(quiet.account, quiet.pool_name, fresh=False) != quiet.raw:
+        # The shared lists keep an unchanged item's object from list to list: `is` is the usual answer.
+        listed = await runtime.observer.pool(quiet.account, quiet.pool_name, fresh=False)
+        if listed is not quiet.raw and listed != quiet.raw:
             return None
-        if health_due and await runtime.observer.node_counts(quiet.account, quiet.pool_name) != quiet.counts:
-            return None
+        if health_due:
+            counts = await runtime.observer.node_counts(quiet.account, quiet.pool_name)
+            if counts is not quiet.counts and counts != quiet.counts:
+                return None
     except AzureCallError:  # the whole pass reports it
         return None
     if health_due:

@@ -67,7 +67,7 @@ class SharedListing(Generic[T]):
                 snapshot = _Snapshot(await self.fetch(account), self.clock(), started)
                 self._snapshots[account] = snapshot
                 if previous is not None:
-                    self._tell_changes(account, previous.items, snapshot.items)
+                    self._keep_unchanged(account, previous.items, snapshot.items)
         return snapshot.items
 
     def sent_after(self, account: AccountRef, moment: float | None) -> bool:
@@ -83,12 +83,22 @@ class SharedListing(Generic[T]):
         snapshot = self._snapshots.get(account)
         return 0 if snapshot is None else len(snapshot.items)
 
-    def _tell_changes(self, account: AccountRef, before: dict[str, T], after: dict[str, T]) -> None:
-        if self.on_change is None:
-            return
-        for name in before.keys() | after.keys():
-            if before.get(name) != after.get(name):
-                self.on_change(account, name)
+    def _keep_unchanged(self, account: AccountRef, before: dict[str, T], after: dict[str, T]) -> None:
+        """Keep the last list's object for an item the new list shows unchanged, so a reader holding
+        it sees the very same object (one copy per item, and `is` answers "unchanged?"); tell the
+        items that changed or went."""
+        for name, item in after.items():
+            kept = before.get(name)
+            if kept is None or kept != item:
+                self._changed(account, name)
+            else:
+                after[name] = kept
+        for name in before.keys() - after.keys():
+            self._changed(account, name)
+
+    def _changed(self, account: AccountRef, name: str) -> None:
+        if self.on_change is not None:
+            self.on_change(account, name)
 
     def expires_in(self, account: AccountRef) -> float:
         """Seconds until the account's listing is due for a refresh (0: due now, or never taken)."""

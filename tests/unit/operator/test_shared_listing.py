@@ -94,6 +94,23 @@ async def test_the_list_is_taken_every_interval_and_wakes_exactly_the_pools_it_s
     await observer.close()
 
 
+async def test_an_item_a_new_list_shows_unchanged_is_the_object_the_last_list_gave() -> None:
+    pools = FakePools(a={"target": 1}, b={"target": 1})
+    time = Time()
+    observer = observer_of(pools, time)
+    observer.watch(ACCOUNT, "a", asyncio.Event())
+    await time.tick()
+    first = {name: await observer.pool(ACCOUNT, name, fresh=False) for name in "ab"}
+    pools.pools["b"] = {"target": 2}
+    await time.tick()
+    assert pools.lists == 2
+    assert await observer.pool(ACCOUNT, "a", fresh=False) is first["a"], (
+        "one copy per pool, and a steady pool's pass asks `is`, not a deep comparison"
+    )
+    assert await observer.pool(ACCOUNT, "b", fresh=False) == {"target": 2}
+    await observer.close()
+
+
 async def test_a_pools_own_read_wakes_nobody_and_an_unwatched_account_is_not_listed() -> None:
     pools = FakePools(a={"target": 1})
     time = Time()
