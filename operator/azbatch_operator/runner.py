@@ -16,6 +16,7 @@ from pathlib import Path
 import kopf
 from aiohttp import web
 
+from azbatch_operator import heap
 from azbatch_operator.config import OperatorConfig
 from azbatch_operator.kube.api import KubeGateway
 from azbatch_operator.kube.lease import LeaseElector
@@ -28,6 +29,9 @@ class RunOptions:
     peering: str | None = None
     health_port: int = 0
     metrics_port: int = 0
+    # Seconds between freezing the long-lived heap out of the collector's scans (None: never; see
+    # `heap`). For the operator's own process only: tests run it inside theirs.
+    settle_heap: float | None = None
 
 
 async def operate(
@@ -80,6 +84,8 @@ async def operate(
     ]
     if elector is not None:
         watchers.append(asyncio.create_task(elector.hold()))
+    if options.settle_heap is not None:
+        watchers.append(asyncio.create_task(heap.keep_settled(ready, options.settle_heap)))
     try:
         done, _ = await asyncio.wait([operator, *watchers], return_when=asyncio.FIRST_COMPLETED)
         stop.set()

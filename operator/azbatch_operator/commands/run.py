@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.no_leader_election:
         config = replace(config, leader_election=replace(config.leader_election, enabled=False))
-    options = RunOptions(args.namespace, args.peering, args.health_port, args.metrics_port)
+    options = RunOptions(
+        args.namespace, args.peering, args.health_port, args.metrics_port, settle_heap=config.resync_interval
+    )
     if options.metrics_port:
         start_http_server(options.metrics_port, registry=REGISTRY)
     asyncio.run(operate(config, options))

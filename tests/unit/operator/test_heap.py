@@ -1,0 +1,55 @@
+"""The operator's heap is frozen out of the collector's scans once it has settled, and garbage held
+in a cycle is still collected, at the next full collection."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from azbatch_operator import heap
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    yield
+    gc.unfreeze()  # the test process's heap as it was
+
+
+def _cycle() -> weakref.ref[Node]:
+    first, second = Node(), Node()
+    first.other, second.other = second, first
+    return weakref.ref(first)
+
+
+def test_a_cycle_frozen_while_alive_waits_for_the_full_collection() -> None:
+    gone = _cycle()
+    gc.collect()
+    assert gone() is None, "an unfrozen cycle is collected as always"
+
+    frozen = _cycle()
+    heap.settle()
+    gc.collect()
+    assert frozen() is not None, "frozen: out of the collector's sight"
+    heap.collect_everything()
+    assert frozen() is None
+    assert gc.get_freeze_count() > 0, "what survived is frozen again"
+
+
+async def test_nothing_is_frozen_before_start_up_is_done_then_every_interval() -> None:
+    ready = asyncio.Event()
+    settling = asyncio.create_task(heap.keep_settled(ready, every=0.01))
+    await asyncio.sleep(0.05)
+    assert gc.get_freeze_count() == 0
+    ready.set()
+    await asyncio.sleep(0.05)
+    assert gc.get_freeze_count() > 0
+    settling.cancel()
