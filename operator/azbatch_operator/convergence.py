@@ -869,19 +869,27 @@ def _retry_resize(
     since_last_resize: float | None,
     tunables: Tunables,
 ) -> Step:
-    """Allocation stopped short of a fixed target: resize again after a growing backoff (Batch docs)."""
+    """The last resize stopped short of a fixed target: resize again after a growing backoff (Batch
+    docs). A scale-down that stopped with nodes still running tasks is not a failure: it is resized
+    again at a steady pace for as long as the tasks run, and never stalls."""
     errors = observed.resize_errors if observed is not None else ()
     code = errors[0].code if errors else None
     message = errors[0].message if errors else ""
     verdict = classify_resize_error(code)
-    text = f"Allocation stopped short: {code or 'resize error'}: {message}".strip()
+    shrinking = observed is not None and (
+        observed.current_dedicated_nodes > (observed.target_dedicated_nodes or 0)
+        or observed.current_low_priority_nodes > (observed.target_low_priority_nodes or 0)
+    )
+    what = "Scale-down" if shrinking else "Allocation"
+    text = f"{what} stopped short: {code or 'resize error'}: {message}".strip()
     if verdict.hint:
         text += f" {verdict.hint}"
-    if verdict.disposition is Disposition.STALL or attempts >= MAX_RESIZE_RETRIES_BEFORE_STALL:
+    gives_up = not shrinking and attempts >= MAX_RESIZE_RETRIES_BEFORE_STALL
+    if verdict.disposition is Disposition.STALL or gives_up:
         return Step(
             StepKind.WAIT, Progress(Phase.STALLED, verdict.reason, text), None, requeue_after=verdict.delay
         )
-    backoff = (tunables.resize_backoff or verdict.delay) * (2**attempts)
+    backoff = (tunables.resize_backoff or verdict.delay) * (1 if shrinking else 2**attempts)
     waited = float("inf") if since_last_resize is None else since_last_resize
     if waited < backoff:
         return Step(

@@ -162,6 +162,15 @@ _RESIZE: dict[str, ErrorVerdict] = {
         " for the pool's whole life: a deleted image makes every later allocation fail.",
         120.0,
     ),
+    "removenodesfailed": ErrorVerdict(
+        Disposition.RETRY,
+        "NodesStillBusy",
+        "The nodes a scale-down chose were still running tasks when its resizeTimeout ended; the"
+        " operator resizes again, and they leave as their tasks finish (nodeDeallocationOption"
+        " TaskCompletion). Set scaleSettings.fixedScale.nodeDeallocationOption: Requeue to stop the"
+        " tasks instead.",
+        60.0,
+    ),
     "overconstrainedallocationrequest": ErrorVerdict(
         Disposition.STALL,
         "AllocationFailed",

@@ -19,6 +19,7 @@ starts from what the pool is now. Rules (docs/planning.md has the reasoning):
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
@@ -109,6 +110,17 @@ def _cleared_scale(policy: Policy | None) -> dict[str, Any]:
     return {"fixedScale": fixed}
 
 
+def sparing_tasks(scale: Any, policy: Policy | None) -> Any:
+    """The spec's scale settings as the operator sends them: a fixed scale whose spec does not say
+    how nodes leave (nodeDeallocationOption) leaves them as policy.drain says (TaskCompletion:
+    running tasks finish first), never by Azure's default, Requeue, which stops the tasks on every
+    node a shrink removes (nodes someone added by hand, a lowered target)."""
+    fixed = scale.get("fixedScale") if isinstance(scale, Mapping) else None
+    if not isinstance(fixed, Mapping) or fixed.get("nodeDeallocationOption"):
+        return scale
+    return {**scale, "fixedScale": {**fixed, "nodeDeallocationOption": _deallocation(policy)}}
+
+
 def _patch_body(
     desired: DesiredPool, diff: Differences, props: list[str], policy: Policy | None
 ) -> dict[str, Any]:
@@ -119,6 +131,8 @@ def _patch_body(
             body[IDENTITY] = desired.body.get(IDENTITY, CLEARED_VALUES[IDENTITY])
         elif prop == "metadata":
             properties["metadata"] = diff.metadata
+        elif prop == "scaleSettings" and prop in desired.properties:
+            properties[prop] = sparing_tasks(desired.properties[prop], policy)
         elif prop in desired.properties:
             properties[prop] = desired.properties[prop]
         elif prop == "displayName":
@@ -172,14 +186,16 @@ def _resize_needed(observed: ObservedPool, changes: list[Change]) -> bool:
         return False
     if any(c.prop == "scaleSettings" for c in changes):
         return False
-    short_dedicated = observed.current_dedicated_nodes < (observed.target_dedicated_nodes or 0)
-    short_low_priority = observed.current_low_priority_nodes < (observed.target_low_priority_nodes or 0)
-    return short_dedicated or short_low_priority
+    # Short of the target (allocation stopped), or over it (a shrink Azure ended at its resizeTimeout
+    # with nodes still running tasks): either way the last resize did not reach the target.
+    dedicated = observed.current_dedicated_nodes != (observed.target_dedicated_nodes or 0)
+    low_priority = observed.current_low_priority_nodes != (observed.target_low_priority_nodes or 0)
+    return dedicated or low_priority
 
 
-def _resize(desired: DesiredPool, observed: ObservedPool) -> Action:
+def _resize(desired: DesiredPool, observed: ObservedPool, policy: Policy | None) -> Action:
     errors = "; ".join(f"{e.code}: {e.message}" for e in observed.resize_errors[:3])
-    scale = desired.properties.get("scaleSettings") or CLEARED_VALUES["scaleSettings"]
+    scale = sparing_tasks(desired.properties.get("scaleSettings") or CLEARED_VALUES["scaleSettings"], policy)
     dedicated = f"{observed.current_dedicated_nodes}/{observed.target_dedicated_nodes}"
     low_priority = f"{observed.current_low_priority_nodes}/{observed.target_low_priority_nodes}"
     return Action(
@@ -236,7 +252,7 @@ def plan(desired: DesiredPool, observed: ObservedPool | None, policy: Policy | N
             Action(ActionType.PATCH, fields, reasons, _patch_body(desired, diff, list(props), policy))
         )
     if _resize_needed(observed, changes):
-        actions.append(_resize(desired, observed))
+        actions.append(_resize(desired, observed, policy))
     if not actions:
         actions.append(Action(ActionType.NONE, reasons=("the pool matches the spec",)))
     scale_down = bool(extension or zero_only) and not at_zero

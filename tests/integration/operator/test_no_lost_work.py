@@ -433,3 +433,41 @@ def test_nodes_added_by_someone_else_since_the_last_list_are_drained() -> None:
             what="the hand resize done",
         )
         _busy_recreate_drained(sandbox, manifest)
+
+
+def test_nodes_added_by_hand_are_scaled_back_only_as_their_tasks_finish(fresh: Sandbox) -> None:
+    """The spec says two nodes; someone resized the pool to four by hand and every node runs a
+    40-minute task. Scaling back to the spec must not kill those tasks: Azure's default for a shrink
+    is Requeue, so the operator asks for TaskCompletion (policy.drain), and resizes again when
+    Azure's resize timeout (15 minutes here) ended the shrink with nodes still busy."""
+    name = "hand-grown"
+    fresh.kube.apply(pool_manifest(name))
+    _ready(fresh, name)
+    fresh.stop_operator()  # the hand resize and the tasks, all before the operator looks again
+    info = fresh.info
+    with _management(fresh) as client:
+        client.pool.update(
+            info["resource_group"],
+            info["account_name"],
+            name,
+            {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 4}}}},
+        )
+    wait_until(
+        lambda: (
+            _props(fresh, name).get("currentDedicatedNodes") == 4
+            and _props(fresh, name).get("allocationState") == "Steady"
+        ),
+        timeout=60,
+        what="the hand resize done",
+    )
+    assert len(fresh.admin.busy_nodes(pool_id(fresh, name), 40 * 60)) == 4
+    fresh.admin.reset_counters()
+    fresh.start_operator()
+    wait_until(
+        lambda: _props(fresh, name).get("currentDedicatedNodes") == 2 and _converged(fresh, name),
+        timeout=120,
+        what="scaled back to the spec's two nodes",
+    )
+    assert fresh.admin.task_counts(pool_id(fresh, name)) == {"tasks_requeued": 0, "tasks_terminated": 0}
+    assert _writes(fresh, "PATCH") >= 2, "the shrink, and again after Azure's resize timeout ended it"
+    assert _writes(fresh, "DELETE") == _writes(fresh, "PUT") == 0

@@ -171,6 +171,21 @@ def test_resize_retries_back_off_and_then_stall() -> None:
     assert stalled.progress.phase is Phase.STALLED
 
 
+def test_a_scale_down_waiting_for_busy_nodes_is_resized_again_at_a_steady_pace_and_never_stalls() -> None:
+    over = replace(
+        POOL,
+        current_dedicated_nodes=4,
+        resize_errors=(ResizeError("RemoveNodesFailed", "2 nodes were still running tasks"),),
+    )
+    plan = Plan((Action(ActionType.RESIZE, patch={"properties": {}}),))
+    assert step(plan, over, resize_attempts=10).kind is StepKind.RESIZE
+    waiting = step(plan, over, resize_attempts=10, since_last_resize=5.0)
+    assert waiting.kind is StepKind.WAIT and waiting.progress.phase is Phase.RECONCILING
+    assert waiting.progress.message.startswith("Scale-down stopped short")
+    assert "Requeue" in waiting.progress.message  # how to stop the tasks instead
+    assert waiting.requeue_after <= 60.0
+
+
 def test_orphan_patch_keeps_only_the_users_metadata() -> None:
     pool = replace(
         POOL, metadata=(("team", "a"), ("azbatch.dev/owner", "x"), ("azbatch.dev/secret-digest.e", "d"))

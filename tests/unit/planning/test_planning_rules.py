@@ -88,7 +88,9 @@ def test_live_changes_patch_only_what_changed() -> None:
     assert set(result.actions[0].fields) == {"startTask", "scaleSettings"}
     assert result.actions[0].patch == {
         "properties": {
-            "scaleSettings": {"fixedScale": {"targetDedicatedNodes": 5}},
+            "scaleSettings": {
+                "fixedScale": {"targetDedicatedNodes": 5, "nodeDeallocationOption": "TaskCompletion"}
+            },
             "startTask": {"commandLine": "/bin/setup"},
         }
     }
@@ -174,8 +176,50 @@ def test_scale_to_zero_shrinks_then_patches_and_resizes_back() -> None:
     assert patch.patch == {
         "properties": {
             "vmSize": "Standard_D4s_v3",
-            "scaleSettings": {"fixedScale": {"targetDedicatedNodes": 3}},
+            "scaleSettings": {
+                "fixedScale": {"targetDedicatedNodes": 3, "nodeDeallocationOption": "TaskCompletion"}
+            },
         }
+    }
+
+
+def _scaled_to(target: int, **fixed: Any) -> dict[str, Any]:
+    return _spec(scaleSettings={"fixedScale": {"targetDedicatedNodes": target, **fixed}})
+
+
+def test_a_scale_down_lets_running_tasks_finish_unless_the_spec_says_otherwise() -> None:
+    """Azure's default for a shrink is Requeue (running tasks stopped): never the operator's."""
+    grown = _pool(dedicated=5)  # the spec says 3; someone resized the pool to 5 by hand
+    for desired, policy, option in (
+        (render(_scaled_to(3), SECRETS), None, "TaskCompletion"),
+        (render(_scaled_to(2), SECRETS), None, "TaskCompletion"),
+        (render(_scaled_to(2), SECRETS), Policy(drain={"enabled": False}), "Requeue"),
+        (render(_scaled_to(2, nodeDeallocationOption="Terminate"), SECRETS), None, "Terminate"),
+    ):
+        result = planning.plan(desired, observe(render(_scaled_to(5), SECRETS), dedicated=5), policy)
+        assert types(result) == ["patch"]
+        patch = result.actions[0].patch
+        assert patch is not None
+        assert patch["properties"]["scaleSettings"]["fixedScale"]["nodeDeallocationOption"] == option
+    assert types(planning.plan(render(_spec(), SECRETS), grown)) == ["none"], (
+        "drift is in the target: nodes over a target the spec shares, with no resize error, are left alone"
+    )
+
+
+def test_a_scale_down_azure_ended_with_nodes_still_busy_is_resized_again() -> None:
+    answer = azure_echo(render(_spec(), SECRETS).body, dedicated=5)
+    answer["properties"]["resizeOperationStatus"] = {
+        "targetDedicatedNodes": 3,
+        "errors": [{"code": "RemoveNodesFailed", "message": "2 nodes were still running tasks"}],
+    }
+    busy = rendering.observe_pool(answer)
+    result = planning.plan(render(_spec(), SECRETS), busy)
+    assert types(result) == ["resize"]
+    patch = result.actions[0].patch
+    assert patch is not None
+    assert patch["properties"]["scaleSettings"]["fixedScale"] == {
+        "targetDedicatedNodes": 3,
+        "nodeDeallocationOption": "TaskCompletion",
     }
 
 
@@ -207,7 +251,9 @@ def test_after_scaling_to_zero_the_patch_also_resizes_back() -> None:
     assert result.actions[0].patch == {
         "properties": {
             "vmSize": "Standard_D4s_v3",
-            "scaleSettings": {"fixedScale": {"targetDedicatedNodes": 3}},
+            "scaleSettings": {
+                "fixedScale": {"targetDedicatedNodes": 3, "nodeDeallocationOption": "TaskCompletion"}
+            },
         }
     }
 
@@ -323,7 +369,11 @@ def test_a_steady_pool_short_of_its_target_with_resize_errors_is_resized_again()
     assert types(result) == ["resize"]
     assert "AllocationTimedout" in result.actions[0].reasons[0]
     assert result.actions[0].patch == {
-        "properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 3}}}
+        "properties": {
+            "scaleSettings": {
+                "fixedScale": {"targetDedicatedNodes": 3, "nodeDeallocationOption": "TaskCompletion"}
+            }
+        }
     }
 
 
