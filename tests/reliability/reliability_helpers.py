@@ -112,9 +112,13 @@ def pool_id(sandbox: Sandbox, name: str) -> str:
 
 def calls_that_reached_azure(sandbox: Sandbox) -> dict[str, int]:
     """Calls per "<METHOD> <route>" that the service handled: the emulator's counters minus the calls an
-    injected fault answered or dropped (those never reached the service's logic, so they did nothing;
-    a latency-only fault delays a call that then goes through)."""
-    counts = dict(sandbox.admin.counters())
+    injected fault answered or dropped and those ARM's throttle refused (neither reached the service's
+    logic, so they did nothing; a latency-only fault delays a call that then goes through). The
+    emulator's "<status> <METHOD> <route>" keys count calls already counted under their route; they
+    are not routes, so they are not returned."""
+    everything = sandbox.admin.counters()
+    counts = {key: value for key, value in everything.items() if not key.partition(" ")[0].isdigit()}
+    refused = {key.partition(" ")[2]: value for key, value in everything.items() if key.startswith("429 ")}
     for fault in sandbox.admin.faults():
         if not fault["hits"] or not (fault["status"] or fault["drop_connection"]):
             continue
@@ -127,6 +131,10 @@ def calls_that_reached_azure(sandbox: Sandbox) -> dict[str, int]:
         if len(keys) != 1:
             raise AssertionError(f"fault {fault} matches {keys}: target faults at one method and route")
         counts[keys[0]] -= fault["hits"]
+        if fault["status"] == 429:  # an injected 429 is counted under "429 ...": not ARM's throttle
+            refused[keys[0]] = refused.get(keys[0], 0) - fault["hits"]
+    for key, throttled in refused.items():
+        counts[key] = counts.get(key, 0) - max(throttled, 0)
     return counts
 
 

@@ -403,6 +403,26 @@ def _busy_recreate_drained(sandbox: Sandbox, manifest: dict[str, Any], busy_minu
 SLOW_LIST = SandboxSettings(**{**FAST, "resync_interval": 120.0})
 
 
+def _resize_by_hand(sandbox: Sandbox, name: str, nodes: int) -> None:
+    """Someone else resizes the pool (the SDK, as the portal or the CLI would), and it gets there."""
+    info = sandbox.info
+    with _management(sandbox) as client:
+        client.pool.update(
+            info["resource_group"],
+            info["account_name"],
+            name,
+            {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": nodes}}}},
+        )
+    wait_until(
+        lambda: (
+            _props(sandbox, name).get("currentDedicatedNodes") == nodes
+            and _props(sandbox, name).get("allocationState") == "Steady"
+        ),
+        timeout=60,
+        what="the hand resize done",
+    )
+
+
 def test_nodes_added_by_someone_else_since_the_last_list_are_drained() -> None:
     """The account's list may be a resync old. An engineer resizes an idle pool by hand to run an
     urgent job; the user then bumps the extension before the operator lists again. The recreate
@@ -416,22 +436,7 @@ def test_nodes_added_by_someone_else_since_the_last_list_are_drained() -> None:
         )
         sandbox.kube.apply(manifest)
         _ready(sandbox, name)
-        info = sandbox.info
-        with _management(sandbox) as client:
-            client.pool.update(
-                info["resource_group"],
-                info["account_name"],
-                name,
-                {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 2}}}},
-            )
-        wait_until(
-            lambda: (
-                _props(sandbox, name).get("currentDedicatedNodes") == 2
-                and _props(sandbox, name).get("allocationState") == "Steady"
-            ),
-            timeout=60,
-            what="the hand resize done",
-        )
+        _resize_by_hand(sandbox, name, 2)
         _busy_recreate_drained(sandbox, manifest)
 
 
@@ -444,22 +449,7 @@ def test_nodes_added_by_hand_are_scaled_back_only_as_their_tasks_finish(fresh: S
     fresh.kube.apply(pool_manifest(name))
     _ready(fresh, name)
     fresh.stop_operator()  # the hand resize and the tasks, all before the operator looks again
-    info = fresh.info
-    with _management(fresh) as client:
-        client.pool.update(
-            info["resource_group"],
-            info["account_name"],
-            name,
-            {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 4}}}},
-        )
-    wait_until(
-        lambda: (
-            _props(fresh, name).get("currentDedicatedNodes") == 4
-            and _props(fresh, name).get("allocationState") == "Steady"
-        ),
-        timeout=60,
-        what="the hand resize done",
-    )
+    _resize_by_hand(fresh, name, 4)
     assert len(fresh.admin.busy_nodes(pool_id(fresh, name), 40 * 60)) == 4
     fresh.admin.reset_counters()
     fresh.start_operator()
