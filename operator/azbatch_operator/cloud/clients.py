@@ -25,6 +25,11 @@ from azbatch_operator.cloud.telemetry import CallCounter
 from azbatch_operator.request_budget import BudgetLimits
 
 DEFAULT_RESOURCE_MANAGER = "https://management.azure.com"
+# The REST API versions the operator speaks (and the emulator serves), named to every client rather
+# than taken from whichever SDK release is installed: an SDK upgrade does not change the wire, and
+# the calls the operator sends as JSON (pools, node counts) use the same versions as the SDK's own.
+MANAGEMENT_API_VERSION = "2025-06-01"
+BATCH_API_VERSION = "2025-06-01"
 DEFAULT_BATCH_AUDIENCE = "https://batch.core.windows.net/"
 
 
@@ -118,6 +123,7 @@ class AzureClients:
                 subscription_id,
                 base_url=self.endpoints.resource_manager,
                 credential_scopes=[audience + "/.default"],
+                api_version=MANAGEMENT_API_VERSION,
                 **self._options("management"),
             )
             self._management[subscription_id] = client
@@ -136,6 +142,7 @@ class AzureClients:
                     endpoint,
                     self.credential,
                     credential_scopes=[_scope(self.endpoints.batch_audience)],
+                    api_version=BATCH_API_VERSION,
                     **self._options("data"),
                 )
                 self._data[account] = client

@@ -12,7 +12,7 @@ from azure.batch.models import BatchNodeRemoveOptions
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
-from azbatch_operator.cloud.clients import AccountRef, AzureClients
+from azbatch_operator.cloud.clients import BATCH_API_VERSION, AccountRef, AzureClients
 from azbatch_operator.cloud.errors import AzureCallError, translate
 from azbatch_operator.health import NodeSummary, parse_node
 
@@ -36,9 +36,7 @@ class NodeGateway:
         its error as the SDK does (code, message, Retry-After)."""
         client = await self._clients.data(account)
         counts: dict[str, NodeCounts] = {}
-        url: str | None = (
-            f"/nodecounts?{urlencode({'api-version': client._config.api_version, 'maxresults': 10})}"
-        )
+        url: str | None = f"/nodecounts?{urlencode({'api-version': BATCH_API_VERSION, 'maxresults': 10})}"
         try:
             while url:
                 response = await client.send_request(HttpRequest("GET", url), stream=True)

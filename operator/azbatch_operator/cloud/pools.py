@@ -11,7 +11,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 from azure.mgmt.core.exceptions import ARMErrorFormat
 
-from azbatch_operator.cloud.clients import AccountRef, AzureClients
+from azbatch_operator.cloud.clients import MANAGEMENT_API_VERSION, AccountRef, AzureClients
 from azbatch_operator.cloud.errors import AzureCallError, missing_parent, translate
 
 ArmPool = dict[str, Any]
@@ -44,7 +44,7 @@ class PoolGateway:
         each pool into a model only to turn it back into JSON was most of the operator's CPU per
         created pool. The service's errors are raised as the SDK raises them."""
         client = self._clients.management(account.subscription_id)
-        params = urlencode({"api-version": client._config.api_version, **(query or {})})
+        params = urlencode({"api-version": MANAGEMENT_API_VERSION, **(query or {})})
         request = HttpRequest(method, f"{path}?{params}", json=body, headers=dict(headers or {}))
         response = await self._read(client, request)
         if response.status_code == 404:
