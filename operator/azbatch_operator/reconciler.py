@@ -372,9 +372,9 @@ async def _reconcile(
     decided = _decide(runtime, memory, ident, previous, spec, desired, owner, raw, recreate)
     if isinstance(decided, _Decided) and not memory.fresh and takes_nodes_away(decided.step):
         # Decided on the account's list, which may be a resync old: nodes that came since would go
-        # with their tasks. Decide again on the pool as Azure has it now.
+        # with their tasks. Decide again on the pool as Azure has it now (its own GET).
         memory.fresh = True
-        raw = await runtime.observer.pool(account, pool_name, fresh=True)
+        raw = await runtime.observer.read_now(account, pool_name)
         decided = _decide(runtime, memory, ident, previous, spec, desired, owner, raw, recreate)
     if isinstance(decided, _Outcome):
         return decided

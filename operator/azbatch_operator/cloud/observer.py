@@ -161,6 +161,11 @@ class AccountObserver:
             # `active` after it): it may not show the write, so the pool reads itself.
         else:
             self._active_listing.forget(account)  # the cold start is over: a copy of every pool less
+        return await self.read_now(account, name)
+
+    async def read_now(self, account: AccountRef, name: str) -> ArmPool | None:
+        """The pool by its own GET, whatever else is in progress (a decision to take nodes away is
+        made on nothing older), folded into the shared list as a fresh read always is."""
         pool = await self._pools.get(account, name)
         self._listing.put(account, name, pool)
         return pool

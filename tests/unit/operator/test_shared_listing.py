@@ -174,3 +174,19 @@ def test_a_list_is_cheaper_when_more_pools_are_in_progress_than_it_has_pages() -
     assert list_is_cheaper(2, 10)
     assert not list_is_cheaper(3, 3000)  # three pages
     assert list_is_cheaper(4, 3000)
+
+
+async def test_a_read_for_taking_nodes_away_is_the_pools_own_get_even_in_a_cold_start() -> None:
+    names = [f"p{i}" for i in range(20)]
+    pools = FakePools(**{name: {"nodes": 0} for name in names})
+    time = Time()
+    observer = observer_of(pools, time)
+    for name in names:
+        await observer.pool(ACCOUNT, name, fresh=True)  # many in progress: they share a list
+    assert await observer.pool(ACCOUNT, "p7", fresh=False) == {"nodes": 0}  # the steady list
+    lists, gets = pools.lists, pools.gets
+    pools.pools["p7"] = {"nodes": 2}  # resized by someone else since those lists
+    assert await observer.read_now(ACCOUNT, "p7") == {"nodes": 2}
+    assert (pools.lists, pools.gets) == (lists, gets + 1)
+    assert await observer.pool(ACCOUNT, "p7", fresh=False) == {"nodes": 2}, "folded into the steady list"
+    assert pools.lists == lists
