@@ -125,20 +125,18 @@ async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped
     runtime: Runtime = memo["runtime"]
     memory = _memory(memo)
     events = _events(runtime, body)
+    # One waiter for the daemon's whole life wakes its sleeps when the object goes or the operator
+    # stops: a sleep itself is then only a future and a timer (see `wakeup`).
+    stopping = asyncio.ensure_future(stopped.wait())
+    stopping.add_done_callback(lambda _: memory.wakeup.set())
     try:
         while not stopped:
             memory.wakeup.clear()
             delay = await reconcile(runtime, memory, body, events)
-            if delay <= 0:
-                continue
-            woken = asyncio.ensure_future(memory.wakeup.wait())
-            stopping = asyncio.ensure_future(stopped.wait())
-            try:
-                await asyncio.wait({woken, stopping}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                woken.cancel()
-                stopping.cancel()
+            if delay > 0:
+                await memory.wakeup.sleep(delay)
     finally:
+        stopping.cancel()
         stop_watching(runtime, memory)
 
 

@@ -11,7 +11,6 @@ The order is the safety argument:
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -68,6 +67,7 @@ from azbatch_operator.metrics import (
 )
 from azbatch_operator.models import BatchPool, parse_duration
 from azbatch_operator.reporting import Report, build_status, phase_of, status_changed
+from azbatch_operator.wakeup import Wakeup
 
 
 class EventSink(Protocol):
@@ -93,7 +93,7 @@ class Quiet:
 class PoolMemory:
     """What the operator remembers about one BatchPool between reconciles (in process only)."""
 
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    wakeup: Wakeup = field(default_factory=Wakeup)
     status: dict[str, Any] | None = None  # what we last wrote: fresher than the watched body
     # Read the pool by its own GET next time. Not on the first pass: the account's shared list (at most
     # one resync old) serves it, so a restart over N pools costs one list, not a burst of N GETs.
@@ -211,7 +211,6 @@ async def reconcile(
 ) -> float:
     """One pass; returns the seconds until the next one (unless woken earlier by a change)."""
     ident = identity_of(body)
-    log = get_logger(namespace=ident.namespace, name=ident.name, generation=ident.generation)
     started = runtime.monotonic()
     if ident.generation is not None:
         memory.first_seen.setdefault(ident.generation, started)
@@ -220,6 +219,7 @@ async def reconcile(
         RECONCILES.labels("success").inc()
         return quiet.requeue
     memory.quiet = memory.quiet_read = None
+    log = get_logger(namespace=ident.namespace, name=ident.name, generation=ident.generation)
     previous = memory.status if memory.status is not None else dict(body.get("status") or {})
     try:
         outcome = await _reconcile(runtime, memory, body, ident, previous, events, log)

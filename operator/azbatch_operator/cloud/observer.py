@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from azbatch_operator.cloud.clients import AccountRef
 from azbatch_operator.cloud.nodes import NodeCounts, NodeGateway
@@ -29,6 +29,12 @@ from azbatch_operator.logs import get_logger
 _log = get_logger()
 
 T = TypeVar("T")
+
+
+class Wakeable(Protocol):
+    """What a watcher hands over to be woken (a pool loop's `Wakeup`, or an `asyncio.Event`)."""
+
+    def set(self) -> None: ...
 
 
 @dataclass
@@ -136,7 +142,7 @@ class AccountObserver:
         self._written: dict[tuple[AccountRef, str], float] = {}  # pool -> when we last wrote it
         self._pruned: dict[AccountRef, float] = {}  # when pools no longer in progress were last dropped
         self._active, self._clock = active, clock
-        self._watchers: dict[tuple[AccountRef, str], set[asyncio.Event]] = {}
+        self._watchers: dict[tuple[AccountRef, str], set[Wakeable]] = {}
         self._refreshers: dict[AccountRef, asyncio.Task[None]] = {}
         self._counts: SharedListing[NodeCounts] = SharedListing(nodes.node_counts, health, clock)
         self._resync, self._sleep = resync, sleep
@@ -191,7 +197,7 @@ class AccountObserver:
         """We just changed this pool: a list sent before now no longer shows it as it is."""
         self._written[(account, name)] = self._clock()
 
-    def watch(self, account: AccountRef, name: str, wakeup: asyncio.Event) -> None:
+    def watch(self, account: AccountRef, name: str, wakeup: Wakeable) -> None:
         """Set `wakeup` whenever a new list shows this pool changed (or gone) since the last one.
 
         While any pool of the account is watched, the account's list is taken once per interval on
@@ -202,7 +208,7 @@ class AccountObserver:
         if account not in self._refreshers:
             self._refreshers[account] = asyncio.get_running_loop().create_task(self._refresh(account))
 
-    def unwatch(self, account: AccountRef, name: str, wakeup: asyncio.Event) -> None:
+    def unwatch(self, account: AccountRef, name: str, wakeup: Wakeable) -> None:
         waiting = self._watchers.get((account, name))
         if waiting is not None:
             waiting.discard(wakeup)

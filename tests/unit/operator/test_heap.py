@@ -20,8 +20,10 @@ class Node:
 
 @pytest.fixture(autouse=True)
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     yield
-    gc.unfreeze()  # the test process's heap as it was
+    gc.unfreeze()  # the test process's heap and collector as they were
+    gc.set_threshold(*thresholds)
 
 
 def _cycle() -> weakref.ref[Node]:
@@ -49,7 +51,18 @@ async def test_nothing_is_frozen_before_start_up_is_done_then_every_interval() -
     settling = asyncio.create_task(heap.keep_settled(ready, every=0.01))
     await asyncio.sleep(0.05)
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold()[0] == heap.YOUNG, "the young generation is set from the start"
     ready.set()
     await asyncio.sleep(0.05)
     assert gc.get_freeze_count() > 0
     settling.cancel()
+
+
+def test_the_young_generation_is_collected_after_many_objects_not_every_700() -> None:
+    """A thousand pools' list is garbage as soon as it is compared with the last one: collected
+    every 700 objects made, it would outlive two young collections and reach the oldest."""
+    before = gc.get_threshold()
+    heap.young_generation()
+    young, middle, oldest = gc.get_threshold()
+    assert young == heap.YOUNG >= 20 * before[0]
+    assert (middle, oldest) == before[1:]
