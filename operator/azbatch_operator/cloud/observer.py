@@ -4,11 +4,11 @@ Azure Resource Manager throttles reads per subscription. Polling each pool on it
 budget as pools grow; instead every steady pool reads from one paged list of its account, taken
 at most once per resync interval however many pools ask (single-flight). Pools with work in
 progress ask for a fresh read of themselves: their own GET while they are few, and while more of
-an account's pools are in progress than its list has pages (ten thousand pools created at once), a
-list of the account at most `active` seconds old, shared by all of them (`list_is_cheaper`), as
-long as it was sent after their last write (else their own GET). What a fresh GET or a write
-returns refreshes the shared list. A pool a new list shows changed is woken at once (`watch`), so
-drift is seen within one interval.
+an account's pools are in progress than its list has pages and than a thirtieth of its pools (ten
+thousand pools created at once), a list of the account at most `active` seconds old, shared by all
+of them (`list_is_cheaper`: fewer ARM reads and less CPU), as long as it was sent after their last
+write (else their own GET). What a fresh GET or a write returns refreshes the shared list. A
+pool a new list shows changed is woken at once (`watch`), so drift is seen within one interval.
 Data-plane node counts are shared per account the same way.
 """
 
@@ -44,9 +44,17 @@ class _Snapshot(Generic[T]):
     started: float = 0.0  # when the fetch was sent: what it shows is at least this recent
 
 
+# What reading a pool in the account's list costs the operator against reading it by its own GET,
+# in CPU: a GET through the SDK's pipeline took 0.6 ms, a 1,000-pool page 21 ms (and the page's
+# objects outlive the collector's young generations as the GET's don't). So a list is the cheaper
+# read only for more pools in progress than a thirtieth of the account, whatever its ARM reads.
+LISTED_POOLS_PER_GET = 30
+
+
 def list_is_cheaper(in_progress: int, pools: int, page: int = LIST_PAGE) -> bool:
-    """Whether one list of the account costs fewer ARM reads than a GET per pool in progress."""
-    return in_progress > max(1, math.ceil(pools / page))
+    """Whether one list of the account costs fewer ARM reads, and less of the operator's CPU, than
+    a GET per pool in progress: many pools of the account at once (a cold start), not a few."""
+    return in_progress > max(1, math.ceil(pools / page), pools / LISTED_POOLS_PER_GET)
 
 
 @dataclass

@@ -172,8 +172,18 @@ async def test_many_pools_in_progress_share_one_list_sent_after_their_last_write
 def test_a_list_is_cheaper_when_more_pools_are_in_progress_than_it_has_pages() -> None:
     assert not list_is_cheaper(1, 0)
     assert list_is_cheaper(2, 10)
-    assert not list_is_cheaper(3, 3000)  # three pages
-    assert list_is_cheaper(4, 3000)
+    assert not list_is_cheaper(3, 90)  # one page, but a list of 90 pools costs more CPU than 3 GETs
+    assert list_is_cheaper(4, 90)
+
+
+def test_a_few_pools_in_progress_among_many_read_themselves_not_the_whole_account() -> None:
+    """A handful of spec changes in an account of a thousand pools: parsing the whole list for
+    each round of their reads would cost the operator more than their GETs (one page or not)."""
+    assert not list_is_cheaper(2, 1000)
+    assert not list_is_cheaper(33, 1000)
+    assert list_is_cheaper(34, 1000)  # a cold start
+    assert not list_is_cheaper(300, 10_000)
+    assert list_is_cheaper(334, 10_000)
 
 
 async def test_a_read_for_taking_nodes_away_is_the_pools_own_get_even_in_a_cold_start() -> None:
