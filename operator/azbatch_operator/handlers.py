@@ -140,7 +140,17 @@ async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped
         stop_watching(runtime, memory)
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
+def _news(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    """Whether a watch event carries a generation or an approval `changed` has not seen. Most do
+    not (each status write is one), and kopf skips the handler's invocation for those."""
+    memory = _memory(memo)
+    approval = body.metadata.annotations.get(APPROVE_ANNOTATION)
+    return body.metadata.get("generation") != memory.generation_seen or (
+        approval is not None and approval != memory.approval_seen
+    )
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL, when=_news)
 async def changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Wake the pool's loop at once for a new spec (a new generation) or a new approval of a
     disruption (an adopted pool): planned now, not at the next resync. Status writes, finalizers
