@@ -132,6 +132,7 @@ async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped
     try:
         while not stopped:
             memory.wakeup.clear()
+            _seen(memory, body)  # what this pass reads: later events are news
             delay = await reconcile(runtime, memory, body, events)
             if delay > 0:
                 await memory.wakeup.sleep(delay)
@@ -140,10 +141,21 @@ async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped
         stop_watching(runtime, memory)
 
 
+def _seen(memory: PoolMemory, body: kopf.Body) -> None:
+    """Remember the generation and approval the loop reads, or has been woken for."""
+    memory.generation_seen = body.metadata.get("generation")
+    approval = body.metadata.annotations.get(APPROVE_ANNOTATION)
+    if approval is not None:
+        memory.approval_seen = approval
+
+
 def _news(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
-    """Whether a watch event carries a generation or an approval `changed` has not seen. Most do
-    not (each status write is one), and kopf skips the handler's invocation for those."""
+    """Whether a watch event carries a generation or an approval the pool's loop has not seen.
+    Most do not (each status write is one), nor does any event before the loop's first pass
+    (which reads the object as it is then), and kopf invokes no handler for those."""
     memory = _memory(memo)
+    if memory.generation_seen is None:
+        return False
     approval = body.metadata.annotations.get(APPROVE_ANNOTATION)
     return body.metadata.get("generation") != memory.generation_seen or (
         approval is not None and approval != memory.approval_seen
@@ -156,16 +168,8 @@ async def changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     disruption (an adopted pool): planned now, not at the next resync. Status writes, finalizers
     and other metadata change neither, so the loop's own writes never wake it."""
     memory = _memory(memo)
-    generation = body.metadata.get("generation")
-    approval = body.metadata.annotations.get(APPROVE_ANNOTATION)
-    first = memory.generation_seen is None  # the loop's first pass reads this object anyway
-    new_spec = generation != memory.generation_seen
-    new_approval = approval is not None and approval != memory.approval_seen
-    memory.generation_seen = generation
-    if approval is not None:
-        memory.approval_seen = approval
-    if not first and (new_spec or new_approval):
-        memory.wakeup.set()
+    _seen(memory, body)
+    memory.wakeup.set()
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

@@ -118,8 +118,8 @@ class PoolMemory:
     last_reason: str | None = None
     not_converging: NotConverging | None = None  # a patch of this generation that did not take
     deleting_since: datetime | None = None  # first seen Deleting (a delete we did not send)
-    approval_seen: str | None = None  # the approve-disruption annotation last woken for
-    generation_seen: int | None = None  # metadata.generation of the last watch event
+    approval_seen: str | None = None  # the approve-disruption annotation last read or woken for
+    generation_seen: int | None = None  # metadata.generation last read or woken for (None: not yet)
     node_gauges: dict[tuple[str, str], int] = field(default_factory=dict)  # what NODE_STATES shows
     quiet_read: Quiet | None = None  # this pass found nothing to do, having read this
     quiet: Quiet | None = None  # the last pass found nothing to do and wrote nothing
