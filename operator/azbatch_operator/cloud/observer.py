@@ -68,14 +68,16 @@ class SharedListing(Generic[T]):
     _snapshots: dict[AccountRef, _Snapshot[T]] = field(default_factory=dict)
     _locks: dict[AccountRef, asyncio.Lock] = field(default_factory=dict)
 
-    async def items(self, account: AccountRef) -> dict[str, T]:
+    async def items(self, account: AccountRef, *, max_age: float | None = None) -> dict[str, T]:
+        """The account's listing, taken again when older than `max_age` (default: the listing's)."""
+        limit = self.max_age if max_age is None else max_age
         snapshot = self._snapshots.get(account)
-        if snapshot is not None and self.clock() - snapshot.taken < self.max_age:
+        if snapshot is not None and self.clock() - snapshot.taken < limit:
             return snapshot.items
         lock = self._locks.setdefault(account, asyncio.Lock())
         async with lock:
             snapshot = self._snapshots.get(account)
-            if snapshot is None or self.clock() - snapshot.taken >= self.max_age:
+            if snapshot is None or self.clock() - snapshot.taken >= limit:
                 previous = snapshot
                 started = self.clock()
                 snapshot = _Snapshot(await self.fetch(account), self.clock(), started)
@@ -255,4 +257,10 @@ class AccountObserver:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def node_counts(self, account: AccountRef, name: str) -> NodeCounts | None:
-        return (await self._counts.items(account)).get(name)
+        """The pool's node counts from the account's shared call. A pool missing from it (its nodes
+        came after it was taken: a cold start) asks for it again once it is an active interval
+        old, shared by every pool of the account missing from it, not a node list per pool."""
+        counts = (await self._counts.items(account)).get(name)
+        if counts is None:
+            counts = (await self._counts.items(account, max_age=self._active)).get(name)
+        return counts

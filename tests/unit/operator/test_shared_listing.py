@@ -200,3 +200,40 @@ async def test_a_read_for_taking_nodes_away_is_the_pools_own_get_even_in_a_cold_
     assert (pools.lists, pools.gets) == (lists, gets + 1)
     assert await observer.pool(ACCOUNT, "p7", fresh=False) == {"nodes": 2}, "folded into the steady list"
     assert pools.lists == lists
+
+
+class Counts:
+    """The account's node counts as Batch reports them: only pools that had nodes when asked."""
+
+    def __init__(self) -> None:
+        self.pools: dict[str, Any] = {}
+        self.calls = 0
+
+    async def node_counts(self, account: AccountRef) -> dict[str, Any]:
+        self.calls += 1
+        return dict(self.pools)
+
+
+async def test_pools_missing_from_the_node_counts_share_one_new_call_an_active_interval_later() -> None:
+    """A cold start: pools get their nodes after the account's counts were taken. They ask for
+    the counts again, one call for all of them, not a node list each."""
+    counts, time = Counts(), Time()
+    observer = AccountObserver(
+        FakePools(),  # type: ignore[arg-type]
+        counts,  # type: ignore[arg-type]
+        resync=INTERVAL,
+        health=INTERVAL,
+        active=ACTIVE,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    assert await observer.node_counts(ACCOUNT, "p0") is None
+    assert counts.calls == 1, "taken just now: not taken again at once"
+
+    counts.pools = {f"p{i}": {"dedicated": {"idle": 1}} for i in range(50)}
+    time.now += ACTIVE
+    for i in range(50):
+        assert await observer.node_counts(ACCOUNT, f"p{i}") == {"dedicated": {"idle": 1}}
+    assert counts.calls == 2, "one call serves every pool that was missing"
+    assert await observer.node_counts(ACCOUNT, "gone") is None
+    assert counts.calls == 2, "a pool still missing waits an active interval, whatever it asks"
