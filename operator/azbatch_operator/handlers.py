@@ -98,7 +98,11 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
 
 
 def _memory(memo: kopf.Memo) -> PoolMemory:
-    memory: PoolMemory = memo.setdefault("pool", PoolMemory())
+    """The pool's memory, made at its first event (not one thrown away at every event, as
+    `setdefault` would: `_news` asks for it at each of them)."""
+    memory: PoolMemory | None = memo.get("pool")
+    if memory is None:
+        memory = memo["pool"] = PoolMemory()
     return memory
 
 
