@@ -15,21 +15,31 @@ from typing import Any
 
 import structlog
 
-_known_secrets: set[str] = set()
-_lock = threading.Lock()
+
+class _Secrets:
+    """The secret values read so far, and the same longest first (sorted once per new value)."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self.longest_first: tuple[str, ...] = ()
+        self.lock = threading.Lock()
+
+
+_secrets = _Secrets()
 MASK = "***"
 
 
 def remember_secret_values(values: Any) -> None:
     """Register values that must never be printed (every Secret value the operator read)."""
-    with _lock:
-        _known_secrets.update(v for v in values if isinstance(v, str) and len(v) >= 4)
+    with _secrets.lock:
+        new = {v for v in values if isinstance(v, str) and len(v) >= 4} - _secrets.known
+        if new:
+            _secrets.known.update(new)
+            _secrets.longest_first = tuple(sorted(_secrets.known, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
-    with _lock:
-        secrets = sorted(_known_secrets, key=len, reverse=True)
-    for secret in secrets:
+    for secret in _secrets.longest_first:  # a tuple replaced whole: read without the lock
         if secret in text:
             text = text.replace(secret, MASK)
     return text
