@@ -821,6 +821,7 @@ def _patch(
             action=action,
             requeue_after=tunables.active_requeue,
         )
+    shrink = _shrink_notice(properties.get(_SCALE), observed)
     return Step(
         StepKind.PATCH,
         Progress(Phase.RECONCILING, "Patching", f"Updating {', '.join(action.fields)} in place."),
@@ -828,7 +829,31 @@ def _patch(
         body=body,
         action=action,
         requeue_after=tunables.active_requeue,
-        notices=notices,
+        notices=notices if shrink is None else (*notices, shrink),
+    )
+
+
+def _shrink_notice(scale: Any, observed: ObservedPool | None) -> Notice | None:
+    """A scale patch that takes nodes away (a lowered target, or nodes someone added by hand), told
+    as an Event before it is sent: which nodes go, and how their running tasks are treated."""
+    fixed = scale.get("fixedScale") if isinstance(scale, Mapping) else None
+    if not isinstance(fixed, Mapping) or observed is None:
+        return None
+    removed = []
+    for kind, key, current in (
+        ("dedicated", "targetDedicatedNodes", observed.current_dedicated_nodes),
+        ("spot", "targetLowPriorityNodes", observed.current_low_priority_nodes),
+    ):
+        target = fixed.get(key)
+        if isinstance(target, int) and target < current:
+            removed.append(f"{current - target} {kind} ({current} to {target})")
+    if not removed:
+        return None
+    option = fixed.get("nodeDeallocationOption") or "Requeue (Azure's default)"
+    return Notice(
+        "Normal",
+        "ScalingDown",
+        f"Removing {' and '.join(removed)} nodes to match the spec; nodeDeallocationOption {option}.",
     )
 
 

@@ -461,3 +461,4 @@ def test_nodes_added_by_hand_are_scaled_back_only_as_their_tasks_finish(fresh: S
     assert fresh.admin.task_counts(pool_id(fresh, name)) == {"tasks_requeued": 0, "tasks_terminated": 0}
     assert _writes(fresh, "PATCH") >= 2, "the shrink, and again after Azure's resize timeout ended it"
     assert _writes(fresh, "DELETE") == _writes(fresh, "PUT") == 0
+    assert "ScalingDown" in _events(fresh, name), "the engineer's nodes are not taken back unannounced"

@@ -186,6 +186,26 @@ def test_a_scale_down_waiting_for_busy_nodes_is_resized_again_at_a_steady_pace_a
     assert waiting.requeue_after <= 60.0
 
 
+def _scale_patch(dedicated: int) -> Plan:
+    fixed = {"targetDedicatedNodes": dedicated, "nodeDeallocationOption": "TaskCompletion"}
+    patch = {"properties": {"scaleSettings": {"fixedScale": fixed}}}
+    return Plan((Action(ActionType.PATCH, fields=("scaleSettings",), patch=patch),))
+
+
+def test_a_patch_that_takes_nodes_away_is_told_before_it_is_sent() -> None:
+    """Nodes someone added by hand, or a lowered target: an Event says how many nodes go and how
+    their tasks are treated, posted before the PATCH (notices go out first)."""
+    busy = replace(POOL, current_dedicated_nodes=4)
+    result = step(_scale_patch(2), busy)
+    assert result.kind is StepKind.PATCH
+    [notice] = [n for n in result.notices if n.reason == "ScalingDown"]
+    assert notice.type == "Normal"
+    assert "2 dedicated (4 to 2)" in notice.message and "TaskCompletion" in notice.message
+    grown = step(_scale_patch(6), busy)
+    assert grown.kind is StepKind.PATCH
+    assert not [n for n in grown.notices if n.reason == "ScalingDown"], "growing takes nothing away"
+
+
 def test_orphan_patch_keeps_only_the_users_metadata() -> None:
     pool = replace(
         POOL, metadata=(("team", "a"), ("azbatch.dev/owner", "x"), ("azbatch.dev/secret-digest.e", "d"))
