@@ -74,7 +74,7 @@ class EventSink(Protocol):
     def __call__(self, type_: str, reason: str, message: str) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Quiet:
     """What a pass read that found a Ready pool with nothing to do, and when to look again."""
 
@@ -89,7 +89,7 @@ class Quiet:
     counts: Any = None
 
 
-@dataclass
+@dataclass(slots=True)  # one a pool: without slots its attribute dict alone is 1.4 KB
 class PoolMemory:
     """What the operator remembers about one BatchPool between reconciles (in process only)."""
 
@@ -155,7 +155,7 @@ class Runtime:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
     namespace: str
     name: str
@@ -212,6 +212,7 @@ async def reconcile(
     """One pass; returns the seconds until the next one (unless woken earlier by a change)."""
     ident = identity_of(body)
     started = runtime.monotonic()
+    _drop_caught_up_status(memory, body)
     if ident.generation is not None:
         memory.first_seen.setdefault(ident.generation, started)
     quiet = await _still_quiet(runtime, memory, ident)
@@ -234,10 +235,25 @@ async def reconcile(
         await runtime.kube.patch_status(ident.namespace, ident.name, new_status)
         memory.status = new_status
     elif memory.quiet_read is not None:
-        memory.quiet = replace(memory.quiet_read, requeue=outcome.requeue)
+        _settle(memory, replace(memory.quiet_read, requeue=outcome.requeue))
     _tell_transitions(memory, outcome.report.progress, events, log)
     _record_metrics(runtime, memory, ident, outcome, new_status, started)
     return outcome.requeue
+
+
+def _drop_caught_up_status(memory: PoolMemory, body: Mapping[str, Any]) -> None:
+    """Forget the status we last wrote once the watched object shows it: one copy a pool, not two
+    (at 10,000 pools that is tens of MiB). Until then ours is the fresher one, and it is kept."""
+    if memory.status is not None and body.get("status") == memory.status:
+        memory.status = None
+
+
+def _settle(memory: PoolMemory, quiet: Quiet) -> None:
+    """A pass that found nothing to do: the next ones compare their reads to it. They need no spec,
+    so the validated model and the rendered pool are let go (the bulk of a steady pool's memory of
+    its own; validating and rendering again, when a pass must plan, costs a fraction of a ms)."""
+    memory.quiet = quiet
+    memory.validated = memory.rendered = None
 
 
 async def _quiet_read(
@@ -809,7 +825,7 @@ def _observe_nodes(
             # A series per pool, kind and state exists once that state has had nodes: ten thousand
             # pools times twenty states of zeros would be most of the operator's memory.
             if memory.node_gauges.get((kind, state), 0) != count:
-                NODE_STATES.labels(*labels, kind, state).set(count)
+                NODE_STATES.set(*labels, kind, state, count)
                 memory.node_gauges[(kind, state)] = count
 
 
@@ -992,11 +1008,11 @@ def _record_metrics(
         for which in ("current", "target"):
             value = pool.get(f"{which}{prefix}Nodes")
             if value is not None:
-                POOL_NODES.labels(ident.namespace, ident.name, kind, which).set(value)
+                POOL_NODES.set(ident.namespace, ident.name, kind, which, value)
     for extension in status.get("extensions") or ():
         for state in ("succeeded", "failed", "transitioning"):
             count = (extension.get("nodes") or {}).get(state, 0)
-            EXTENSION_NODES.labels(ident.namespace, ident.name, extension.get("name", ""), state).set(count)
+            EXTENSION_NODES.set(ident.namespace, ident.name, extension.get("name", ""), state, count)
     generation = ident.generation
     if (
         generation is not None

@@ -90,3 +90,25 @@ def test_health_is_the_counts_only_without_extensions_remediation_or_failing_nod
     assert not health_is_counts(extensions=True, remediation=False, nodes_healthy=True)
     assert not health_is_counts(extensions=False, remediation=True, nodes_healthy=True)
     assert not health_is_counts(extensions=False, remediation=False, nodes_healthy=False)
+
+
+def test_a_quiet_pool_lets_its_spec_model_go() -> None:
+    memory = reconciler.PoolMemory()
+    memory.validated = (3, None, [])
+    memory.rendered = ((3,), object())  # type: ignore[assignment]
+    quiet = reconciler.Quiet(IDENT, ACCOUNT, "p", dict(POOL), requeue=55.0)
+    reconciler._settle(memory, quiet)
+    assert memory.quiet is quiet
+    assert memory.validated is None and memory.rendered is None, "a pass that plans validates again"
+
+
+def test_the_status_we_wrote_is_kept_until_the_watched_object_shows_it() -> None:
+    written = {"observedGeneration": 3, "conditions": [{"type": "Ready", "status": "True"}]}
+    memory = reconciler.PoolMemory(status=written)
+    older = {"status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "False"}]}}
+    reconciler._drop_caught_up_status(memory, older)
+    assert memory.status is written, "the watch has not caught up: ours is the fresher status"
+    reconciler._drop_caught_up_status(memory, {"status": {**written}})
+    assert memory.status is None, "the watched object holds the same status: one copy is enough"
+    reconciler._drop_caught_up_status(memory, {})
+    assert memory.status is None
