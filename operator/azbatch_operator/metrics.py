@@ -6,9 +6,57 @@ ever carries a secret: labels are names, phases, operations and status codes.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+
+
+class PoolGauge:
+    """A gauge whose series belong to pools: labels namespace, name and two of its own.
+
+    Kept as plain numbers by pool and turned into samples when Prometheus scrapes. A labelled
+    `Gauge` keeps an object, a lock and a value holder for each series (about 700 bytes): with
+    five series a pool, 35 MiB at 10,000 pools, against a fifth of that here. Forgetting a deleted
+    pool is one removal, not a walk over every pool's series. Scrapes come from the metrics
+    server's thread, hence the lock."""
+
+    def __init__(
+        self, name: str, documentation: str, labels: tuple[str, str], registry: CollectorRegistry
+    ) -> None:
+        self._name, self._documentation = name, documentation
+        self._labels = ("namespace", "name", *labels)
+        self._pools: dict[tuple[str, str], dict[tuple[str, str], float]] = {}
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def set(self, namespace: str, name: str, first: str, second: str, value: float) -> None:
+        with self._lock:
+            self._pools.setdefault((namespace, name), {})[(first, second)] = float(value)
+
+    def value(self, namespace: str, name: str, first: str, second: str) -> float | None:
+        with self._lock:
+            return self._pools.get((namespace, name), {}).get((first, second))
+
+    def forget(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._pools.pop((namespace, name), None)
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily(self._name, self._documentation, labels=self._labels)]
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            pools = [(pool, list(series.items())) for pool, series in self._pools.items()]
+        family = GaugeMetricFamily(self._name, self._documentation, labels=self._labels)
+        for (namespace, name), series in pools:
+            for (first, second), value in series:
+                family.add_metric([namespace, name, first, second], value)
+        yield family
+
 
 RECONCILES = Counter(
     "azbatch_reconcile_total",
@@ -71,24 +119,24 @@ DISRUPTION_WAITS = Counter(
     "Passes in which a recreate or scale to zero waited for its Batch account's disruption budget.",
     registry=REGISTRY,
 )
-POOL_NODES = Gauge(
+POOL_NODES = PoolGauge(
     "azbatch_pool_nodes",
     "Nodes per pool: kind (dedicated, lowPriority), which (current, target).",
-    ["namespace", "name", "kind", "which"],
-    registry=REGISTRY,
+    ("kind", "which"),
+    REGISTRY,
 )
-EXTENSION_NODES = Gauge(
+EXTENSION_NODES = PoolGauge(
     "azbatch_extension_nodes",
     "Nodes per pool and extension by provisioning state (succeeded, failed, transitioning).",
-    ["namespace", "name", "extension", "state"],
-    registry=REGISTRY,
+    ("extension", "state"),
+    REGISTRY,
 )
-NODE_STATES = Gauge(
+NODE_STATES = PoolGauge(
     "azbatch_pool_node_states",
     "Nodes per pool by kind (dedicated, spot) and data-plane state (idle, running, startTaskFailed, "
     "unusable, preempted, ...).",
-    ["namespace", "name", "kind", "state"],
-    registry=REGISTRY,
+    ("kind", "state"),
+    REGISTRY,
 )
 NODE_REMOVALS = Counter(
     "azbatch_node_removals_total",
@@ -123,6 +171,4 @@ def exported_names() -> set[str]:
 def forget_pool(namespace: str, name: str) -> None:
     """Drop a deleted pool's per-pool series, so dashboards do not show ghosts."""
     for gauge in (POOL_NODES, EXTENSION_NODES, NODE_STATES):
-        for labels in list(gauge._metrics):  # prometheus_client has no public lookup
-            if labels[:2] == (namespace, name):
-                gauge.remove(*labels)
+        gauge.forget(namespace, name)
