@@ -6,8 +6,10 @@ so these are the operator's hottest Kubernetes calls: a thousand pools starting 
 statuses and two Events each. The official client runs synchronously (a thread per call, models
 and validation per request); this writer sends the same requests from the event loop, with the
 connection settings that client loaded (kubeconfig or in-cluster), its token refresh included.
-Events go out one at a time from a queue, in the order they were told, and a failed one is logged
-and dropped: an Event is a notice, never a reason to fail a pass.
+Events go out from queues, one lane per share of the objects: each object's Events in the order
+they were told, different objects' side by side (one poster for all lost half of the Events of a
+10,000-pool cold start against a full queue). A failed one is logged and dropped: an Event is a
+notice, never a reason to fail a pass.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from azbatch_operator.logs import get_logger
 MERGE_PATCH = "application/merge-patch+json"
 COMPONENT = "azbatch-operator"
 EVENT_QUEUE = 10_000  # Events waiting to be posted; beyond that, new ones are dropped and logged
+EVENT_LANES = 8  # Events posted at once, each lane for its share of the objects
 
 
 def ssl_context(configuration: k8s.Configuration) -> ssl.SSLContext | None:
@@ -81,8 +84,10 @@ class LoopWriter:
         self._host = str(configuration.host).rstrip("/")
         self._ssl = ssl_context(configuration)
         self._session: aiohttp.ClientSession | None = None
-        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(EVENT_QUEUE)
-        self._poster: asyncio.Task[None] | None = None
+        self._lanes: list[asyncio.Queue[dict[str, Any]]] = [
+            asyncio.Queue(EVENT_QUEUE // EVENT_LANES) for _ in range(EVENT_LANES)
+        ]
+        self._posters: list[asyncio.Task[None] | None] = [None] * EVENT_LANES
 
     def _headers(self, content_type: str) -> dict[str, str]:
         headers = {"Content-Type": content_type, "Accept": "application/json"}
@@ -100,17 +105,19 @@ class LoopWriter:
     def event(self, involved: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         """Queue an Event about `involved`; it is posted shortly, in order (called from the loop)."""
         body = event_body(involved, type_, reason, message, now=datetime.now(UTC))
+        lane = hash(involved.get("uid") or involved.get("name")) % EVENT_LANES
         try:
-            self._events.put_nowait(body)
+            self._lanes[lane].put_nowait(body)
         except asyncio.QueueFull:
             get_logger().warning("event dropped: too many waiting", reason=reason)
             return
-        if self._poster is None or self._poster.done():
-            self._poster = asyncio.get_running_loop().create_task(self._post_events())
+        poster = self._posters[lane]
+        if poster is None or poster.done():
+            self._posters[lane] = asyncio.get_running_loop().create_task(self._post_events(self._lanes[lane]))
 
-    async def _post_events(self) -> None:
-        while not self._events.empty():
-            body = self._events.get_nowait()
+    async def _post_events(self, lane: asyncio.Queue[dict[str, Any]]) -> None:
+        while not lane.empty():
+            body = lane.get_nowait()
             namespace = body["metadata"]["namespace"]
             try:
                 await self._send("POST", f"/api/v1/namespaces/{namespace}/events", body, "application/json")
@@ -139,11 +146,11 @@ class LoopWriter:
 
     async def close(self) -> None:
         """Post the Events still waiting (for up to five seconds), then close the session."""
-        if self._poster is not None and not self._poster.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._poster), timeout=5.0)
-            except TimeoutError:
-                self._poster.cancel()
+        posting = [poster for poster in self._posters if poster is not None and not poster.done()]
+        if posting:
+            _, late = await asyncio.wait(posting, timeout=5.0)
+            for poster in late:
+                poster.cancel()
         if self._session is not None:
             await self._session.close()
             self._session = None
