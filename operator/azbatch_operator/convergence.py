@@ -191,6 +191,14 @@ class StepKind(enum.StrEnum):
     DELETE = "delete"
 
 
+# The reasons of the Events told before a step that can take nodes or a pool away (a recreate's
+# drain is told as Resizing). However many routine Events wait, these are never dropped for room:
+# they are few (the disruption budget bounds them) and they are the notice the user was promised.
+DISRUPTION_NOTICES = frozenset(
+    {"RecreateStarted", "ScalingToZero", "ScalingDown", "Resizing", "Draining", "Deleting"}
+)
+
+
 @dataclass(frozen=True)
 class Notice:
     """An event to post when the step is carried out."""

@@ -8,8 +8,10 @@ and validation per request); this writer sends the same requests from the event 
 connection settings that client loaded (kubeconfig or in-cluster), its token refresh included.
 Events go out from queues, one lane per share of the objects: each object's Events in the order
 they were told, different objects' side by side (with one poster for all, a 10,000-pool cold start
-filled the queue and lost 7,913 of its some 30,000 Events). A failed one is logged and dropped: an Event
-is a notice, never a reason to fail a pass.
+filled the queue and lost 7,913 of its some 30,000 Events). A lane holds so many routine Events;
+beyond that a new routine one is dropped and logged, but the notice of a step that takes nodes or a
+pool away (`DISRUPTION_NOTICES`) is always queued. A failed post is logged and dropped: an Event is
+a notice, never a reason to fail a pass (the status, written before the step, is the record).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ import aiohttp
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from azbatch_operator.convergence import DISRUPTION_NOTICES
 from azbatch_operator.logs import get_logger
 
 MERGE_PATCH = "application/merge-patch+json"
 COMPONENT = "azbatch-operator"
-EVENT_QUEUE = 10_000  # Events waiting to be posted; beyond that, new ones are dropped and logged
+EVENT_QUEUE = 10_000  # routine Events waiting to be posted; beyond that, new ones are dropped and logged
 EVENT_LANES = 8  # Events posted at once, each lane for its share of the objects
 
 
@@ -84,9 +87,7 @@ class LoopWriter:
         self._host = str(configuration.host).rstrip("/")
         self._ssl = ssl_context(configuration)
         self._session: aiohttp.ClientSession | None = None
-        self._lanes: list[asyncio.Queue[dict[str, Any]]] = [
-            asyncio.Queue(EVENT_QUEUE // EVENT_LANES) for _ in range(EVENT_LANES)
-        ]
+        self._lanes: list[asyncio.Queue[dict[str, Any]]] = [asyncio.Queue() for _ in range(EVENT_LANES)]
         self._posters: list[asyncio.Task[None] | None] = [None] * EVENT_LANES
 
     def _headers(self, content_type: str) -> dict[str, str]:
@@ -106,11 +107,10 @@ class LoopWriter:
         """Queue an Event about `involved`; it is posted shortly, in order (called from the loop)."""
         body = event_body(involved, type_, reason, message, now=datetime.now(UTC))
         lane = hash(involved.get("uid") or involved.get("name")) % EVENT_LANES
-        try:
-            self._lanes[lane].put_nowait(body)
-        except asyncio.QueueFull:
+        if self._lanes[lane].qsize() >= EVENT_QUEUE // EVENT_LANES and reason not in DISRUPTION_NOTICES:
             get_logger().warning("event dropped: too many waiting", reason=reason)
             return
+        self._lanes[lane].put_nowait(body)
         poster = self._posters[lane]
         if poster is None or poster.done():
             self._posters[lane] = asyncio.get_running_loop().create_task(self._post_events(self._lanes[lane]))

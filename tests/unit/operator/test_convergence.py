@@ -9,6 +9,7 @@ import pytest
 
 from azbatch_operator.conditions import Phase
 from azbatch_operator.convergence import (
+    DISRUPTION_NOTICES,
     RecreatePhase,
     RecreateState,
     StepKind,
@@ -200,6 +201,7 @@ def test_a_patch_that_takes_nodes_away_is_told_before_it_is_sent() -> None:
     assert result.kind is StepKind.PATCH
     [notice] = [n for n in result.notices if n.reason == "ScalingDown"]
     assert notice.type == "Normal"
+    assert notice.reason in DISRUPTION_NOTICES, "never dropped to make room for routine Events"
     assert "2 dedicated (4 to 2)" in notice.message and "TaskCompletion" in notice.message
     grown = step(_scale_patch(6), busy)
     assert grown.kind is StepKind.PATCH

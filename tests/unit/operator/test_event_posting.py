@@ -6,9 +6,12 @@ import asyncio
 import socket
 from typing import Any
 
+import pytest
 from aiohttp import web
 from kubernetes import client as k8s
 
+from azbatch_operator.convergence import DISRUPTION_NOTICES
+from azbatch_operator.kube import loop_writes
 from azbatch_operator.kube.loop_writes import LoopWriter
 
 
@@ -62,3 +65,16 @@ def test_one_objects_events_are_never_posted_at_once() -> None:
     received, most = asyncio.run(_post_through([("pool-0", f"Step{i}") for i in range(6)]))
     assert [e["reason"] for e in received] == [f"Step{i}" for i in range(6)]
     assert most == 1
+
+
+def test_a_full_lane_drops_routine_events_but_never_the_notice_of_a_disruption(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cold start of thousands of pools can fill the queues with Created and Ready; an Event that
+    tells of nodes or a pool being taken away still goes out, after what was told before it."""
+    monkeypatch.setattr(loop_writes, "EVENT_QUEUE", 2 * loop_writes.EVENT_LANES)  # room for 2 a lane
+    told = [("pool-0", f"Routine{i}") for i in range(5)]
+    told += [("pool-0", reason) for reason in sorted(DISRUPTION_NOTICES)]
+    told += [("pool-0", "Routine5")]
+    received, _ = asyncio.run(_post_through(told))
+    assert [e["reason"] for e in received] == ["Routine0", "Routine1", *sorted(DISRUPTION_NOTICES)]
