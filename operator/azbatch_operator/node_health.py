@@ -8,7 +8,8 @@ sample of failing nodes) and the `NodesHealthy` verdict:
 
 - False when nodes are `startTaskFailed` or `unusable`: how many, the cause Azure gives (the start
   task's exit code and failure info, the node's errors) and what to do;
-- Unknown while the pool has no nodes, or nodes are still on their way to idle;
+- Unknown while the pool has no nodes, nodes are still on their way to idle, or the counts do not
+  show the nodes the pool has yet;
 - True otherwise (idle, running, preempted spot nodes, nodes leaving).
 
 Remediation (`spec.policy.remediation`, opt in) is decided here too: which failing nodes to remove
@@ -91,9 +92,14 @@ def assess(
     nodes: Sequence[NodeSummary] | None,
     *,
     pool_name: str,
+    pool_nodes: int = 0,
     sample: int = DEFAULT_SAMPLE,
 ) -> NodesReport:
-    """status.nodes and the NodesHealthy verdict from the counts (and the node list, if read)."""
+    """status.nodes and the NodesHealthy verdict from the counts (and the node list, if read).
+
+    `pool_nodes` is what Azure Resource Manager says the pool has now: counts that show none of
+    them were taken before they came (the service's counts may lag, and the account's shared call
+    is read at most an interval old), which is not a pool without nodes."""
     shown = {kind: _nonzero(counts.get(kind) or {}) for kind in ("dedicated", "spot")}
     failing_nodes = [n for n in nodes or () if _BY_LOWER.get(n.state.lower()) in FAILING]
     status: dict[str, Any] = dict(shown)
@@ -103,9 +109,15 @@ def assess(
     }
     nodes_total = sum(total.values())
     failing = sum(total[state] for state in FAILING)
-    return NodesReport(
-        status, _verdict(total, nodes_total, failing, failing_nodes, pool_name), failing, counts
-    )
+    if nodes_total == 0 and pool_nodes > 0:
+        verdict = ExtensionsVerdict(
+            UNKNOWN,
+            "NodesNotCounted",
+            f"The pool has {pool_nodes} nodes; the account's node counts do not show them yet.",
+        )
+    else:
+        verdict = _verdict(total, nodes_total, failing, failing_nodes, pool_name)
+    return NodesReport(status, verdict, failing, counts)
 
 
 def _nonzero(counts: Mapping[str, int]) -> dict[str, int | None]:

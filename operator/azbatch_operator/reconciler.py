@@ -100,6 +100,7 @@ class PoolMemory:
     fresh: bool = False
     records: dict[str, health.NodeRecord] = field(default_factory=dict)
     health_due: float = 0.0
+    health_nodes: int = 0  # the nodes Azure showed at the last health observation
     burst_window: tuple[float, int] = (0.0, 0)  # (start, first-coverage reads spent in this health interval)
     nodes_seen: dict[str, Any] | None = None  # status.nodes observed this pass (None: not observed)
     nodes_verdict: ExtensionsVerdict | None = None  # NodesHealthy
@@ -726,10 +727,11 @@ async def _observe_health(
     expected = _expected_extensions(spec)
     if observed is None or observed.is_deleting:
         return None, memory.verdict
-    if runtime.monotonic() < memory.health_due:
+    due = _health_due(runtime, memory, observed)
+    if due is None:
         return None, memory.verdict
     log = get_logger(pool=pool_name)
-    counts = await _shared_node_counts(runtime, account, pool_name, observed)
+    counts = await _shared_node_counts(runtime, account, pool_name, observed, between_intervals=not due)
     failing_counted = counts is None or any(
         counts[kind][state] for kind in counts for state in node_health.FAILING
     )
@@ -768,7 +770,7 @@ async def _observe_health(
     else:
         memory.records = {}
     report = health.summarize(expected, memory.records, len(nodes or ()))
-    _observe_nodes(memory, labels, pool_name, counts, nodes, events)
+    _observe_nodes(memory, labels, pool_name, observed.current_nodes, counts, nodes, events)
     if not remediation.enabled:
         memory.remediation = None
     elif nodes is not None:
@@ -788,17 +790,39 @@ async def _observe_health(
     return report.extensions, report.verdict
 
 
+def _health_due(runtime: Runtime, memory: PoolMemory, observed: rendering.ObservedPool) -> bool | None:
+    """True when the health interval is up; False when it is not, but the pool gained its first
+    nodes or lost its last (what the last observation said, "no nodes" or "all usable", is then
+    untrue beside the pool's own counts); None when no observation is due."""
+    due = runtime.monotonic() >= memory.health_due
+    if not due and (observed.current_nodes > 0) == (memory.health_nodes > 0):
+        return None
+    memory.health_nodes = observed.current_nodes
+    return due
+
+
 async def _shared_node_counts(
-    runtime: Runtime, account: AccountRef, pool_name: str, observed: rendering.ObservedPool
+    runtime: Runtime,
+    account: AccountRef,
+    pool_name: str,
+    observed: rendering.ObservedPool,
+    *,
+    between_intervals: bool = False,
 ) -> dict[str, dict[str, int]] | None:
-    """The pool's node counts from the account's shared node-counts call (None: not at hand)."""
+    """The pool's node counts from the account's shared node-counts call (None: not at hand).
+
+    Between intervals (the pool's first nodes) a pool not in the counts yet is counted as none,
+    which NodesHealthy tells as not counted yet: not looked for by a node list per pool, which a
+    cold start of thousands would send at once."""
     if observed.current_nodes == 0:
         return node_health.counts_from_nodes(())
     try:
-        raw = await runtime.observer.node_counts(account, pool_name)
+        raw = await runtime.observer.node_counts(account, pool_name, nodes=observed.current_nodes)
     except AzureCallError as error:
         get_logger(pool=pool_name).warning("node counts not read", error=str(error))
         return None
+    if raw is None and between_intervals:
+        return node_health.counts_from_nodes(())
     return node_health.counts_from_service(raw)
 
 
@@ -806,6 +830,7 @@ def _observe_nodes(
     memory: PoolMemory,
     labels: tuple[str, str],
     pool_name: str,
+    pool_nodes: int,
     counts: dict[str, dict[str, int]] | None,
     nodes: list[health.NodeSummary] | None,
     events: EventSink,
@@ -815,7 +840,10 @@ def _observe_nodes(
         counts = node_health.counts_from_nodes(nodes)
     if counts is None:
         return
-    report = node_health.assess(counts, nodes, pool_name=pool_name)
+    # A node list is the pool as it is now; only the shared counts can lag behind Azure's pool.
+    report = node_health.assess(
+        counts, nodes, pool_name=pool_name, pool_nodes=0 if nodes is not None else pool_nodes
+    )
     previous = memory.nodes_verdict
     if report.verdict.status == "False" and (previous is None or previous.status != "False"):
         events("Warning", report.verdict.reason, report.verdict.message)

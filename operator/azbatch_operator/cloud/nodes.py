@@ -22,6 +22,11 @@ COUNTS_PAGE = 10  # pools per page of node counts: the service's maximum
 NODE_FIELDS = ["id", "state", "isDedicated", "startTaskInfo", "errors"]
 
 
+def counted_nodes(counts: NodeCounts) -> int:
+    """All nodes a pool's entry of the node-counts call shows, dedicated and spot."""
+    return sum(int((counts.get(kind) or {}).get("total") or 0) for kind in ("dedicated", "lowPriority"))
+
+
 class NodeGateway:
     def __init__(self, clients: AzureClients, *, concurrency: int = 16) -> None:
         self._clients = clients

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from azbatch_operator.cloud.clients import AccountRef
-from azbatch_operator.cloud.nodes import NodeCounts, NodeGateway
+from azbatch_operator.cloud.nodes import NodeCounts, NodeGateway, counted_nodes
 from azbatch_operator.cloud.pools import LIST_PAGE, ArmPool, PoolGateway
 from azbatch_operator.logs import get_logger
 
@@ -256,11 +256,12 @@ class AccountObserver:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def node_counts(self, account: AccountRef, name: str) -> NodeCounts | None:
-        """The pool's node counts from the account's shared call. A pool missing from it (its nodes
-        came after it was taken: a cold start) asks for it again once it is an active interval
-        old, shared by every pool of the account missing from it, not a node list per pool."""
+    async def node_counts(self, account: AccountRef, name: str, *, nodes: int = 0) -> NodeCounts | None:
+        """The pool's node counts from the account's shared call. A pool missing from it, or shown
+        there without any of the `nodes` Azure Resource Manager says it has (its nodes came after
+        the call was taken: a cold start), asks for it again once it is an active interval old,
+        shared by every such pool of the account, not a node list per pool."""
         counts = (await self._counts.items(account)).get(name)
-        if counts is None:
+        if counts is None or (nodes > 0 and counted_nodes(counts) == 0):
             counts = (await self._counts.items(account, max_age=self._active)).get(name)
         return counts

@@ -37,6 +37,26 @@ def _nodes_when(sandbox: Sandbox, name: str, check: Any, timeout: float = 60) ->
     return result
 
 
+def test_a_pool_that_shows_nodes_never_says_it_has_none(sandbox: Sandbox) -> None:
+    """The status is read at a glance: `pool.currentDedicatedNodes: 5` beside NodesHealthy "The
+    pool has no nodes" (decided while the pool was still empty, kept until the next health
+    interval) was untrue. The pool's first nodes make health due at once."""
+    name = "firstnodes"
+    sandbox.kube.apply(_five_nodes(name))
+    seen: list[tuple[int, str]] = []
+
+    def usable() -> bool:
+        obj = sandbox.pool(name) or {}
+        shown = ((obj.get("status") or {}).get("pool") or {}).get("currentDedicatedNodes") or 0
+        healthy = condition(obj, "NodesHealthy")
+        seen.append((shown, healthy.get("reason", "")))
+        return healthy.get("status") == "True"
+
+    wait_until(usable, timeout=120, interval=0.2, what="NodesHealthy True")
+    assert any(shown for shown, _ in seen), "the pool was seen with its nodes"
+    assert [(n, r) for n, r in seen if n and r == "NoNodes"] == []
+
+
 def test_a_node_whose_extension_read_always_fails_leaves_the_others_reported(sandbox: Sandbox) -> None:
     name = "readfails"
     sandbox.admin.script_extension("monitor", fail_nodes=1, message="agent refused", pool=name)

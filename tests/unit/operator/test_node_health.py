@@ -77,6 +77,19 @@ def test_starting_nodes_and_empty_pools_are_unknown() -> None:
     assert (empty.status, empty.reason) == ("Unknown", "NoNodes")
 
 
+def test_counts_taken_before_the_pools_nodes_came_do_not_say_it_has_none() -> None:
+    """A cold start: the account's counts were taken before the pool got its nodes, and Azure
+    Resource Manager already shows them. The pool is not "without nodes"; it is not counted yet."""
+    zeros = {"poolId": "p", "dedicated": {"total": 0}, "lowPriority": {"total": 0}}
+    counts = node_health.counts_from_service(zeros)
+    assert counts is not None
+    verdict = node_health.assess(counts, None, pool_name="p", pool_nodes=3).verdict
+    assert (verdict.status, verdict.reason) == ("Unknown", "NodesNotCounted")
+    assert "3 nodes" in verdict.message
+    truly_empty = node_health.assess(counts, None, pool_name="p", pool_nodes=0).verdict
+    assert truly_empty.reason == "NoNodes"
+
+
 def _candidates(count: int) -> list[node_health.Candidate]:
     return [node_health.Candidate(f"n{i}", "extension kv failed", "extension") for i in range(count)]
 

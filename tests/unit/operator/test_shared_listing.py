@@ -237,3 +237,34 @@ async def test_pools_missing_from_the_node_counts_share_one_new_call_an_active_i
     assert counts.calls == 2, "one call serves every pool that was missing"
     assert await observer.node_counts(ACCOUNT, "gone") is None
     assert counts.calls == 2, "a pool still missing waits an active interval, whatever it asks"
+
+
+async def test_pools_shown_without_the_nodes_arm_shows_ask_again_an_active_interval_later() -> None:
+    """A service that lists every pool, those without nodes too: a pool whose nodes came after the
+    counts were taken is shown with none. It asks again like a missing pool, once, for all of them."""
+    counts, time = Counts(), Time()
+    empty = {"dedicated": {"total": 0}, "lowPriority": {"total": 0}}
+    counts.pools = {f"p{i}": empty for i in range(20)}
+    observer = AccountObserver(
+        FakePools(),  # type: ignore[arg-type]
+        counts,  # type: ignore[arg-type]
+        resync=INTERVAL,
+        health=INTERVAL,
+        active=ACTIVE,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    assert await observer.node_counts(ACCOUNT, "p0", nodes=1) == empty
+    assert counts.calls == 1, "taken just now: not taken again at once"
+
+    counts.pools = {f"p{i}": {"dedicated": {"total": 1}} for i in range(20)}
+    time.now += ACTIVE
+    for i in range(20):
+        assert await observer.node_counts(ACCOUNT, f"p{i}", nodes=1) == {"dedicated": {"total": 1}}
+    assert counts.calls == 2, "one call serves every pool shown without its nodes"
+    counts.pools = {"p0": empty}
+    time.now += ACTIVE
+    assert await observer.node_counts(ACCOUNT, "p0") == {"dedicated": {"total": 1}}, (
+        "a pool without nodes waits"
+    )
+    assert counts.calls == 2
