@@ -214,11 +214,8 @@ class Counts:
         return dict(self.pools)
 
 
-async def test_pools_missing_from_the_node_counts_share_one_new_call_an_active_interval_later() -> None:
-    """A cold start: pools get their nodes after the account's counts were taken. They ask for
-    the counts again, one call for all of them, not a node list each."""
-    counts, time = Counts(), Time()
-    observer = AccountObserver(
+def _counting_observer(counts: Counts, time: Time) -> AccountObserver:
+    return AccountObserver(
         FakePools(),  # type: ignore[arg-type]
         counts,  # type: ignore[arg-type]
         resync=INTERVAL,
@@ -227,6 +224,13 @@ async def test_pools_missing_from_the_node_counts_share_one_new_call_an_active_i
         clock=time.clock,
         sleep=time.sleep,
     )
+
+
+async def test_pools_missing_from_the_node_counts_share_one_new_call_an_active_interval_later() -> None:
+    """A cold start: pools get their nodes after the account's counts were taken. They ask for
+    the counts again, one call for all of them, not a node list each."""
+    counts, time = Counts(), Time()
+    observer = _counting_observer(counts, time)
     assert await observer.node_counts(ACCOUNT, "p0") is None
     assert counts.calls == 1, "taken just now: not taken again at once"
 
@@ -245,15 +249,7 @@ async def test_pools_shown_without_the_nodes_arm_shows_ask_again_an_active_inter
     counts, time = Counts(), Time()
     empty = {"dedicated": {"total": 0}, "lowPriority": {"total": 0}}
     counts.pools = {f"p{i}": empty for i in range(20)}
-    observer = AccountObserver(
-        FakePools(),  # type: ignore[arg-type]
-        counts,  # type: ignore[arg-type]
-        resync=INTERVAL,
-        health=INTERVAL,
-        active=ACTIVE,
-        clock=time.clock,
-        sleep=time.sleep,
-    )
+    observer = _counting_observer(counts, time)
     assert await observer.node_counts(ACCOUNT, "p0", nodes=1) == empty
     assert counts.calls == 1, "taken just now: not taken again at once"
 
