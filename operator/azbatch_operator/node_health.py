@@ -67,6 +67,15 @@ class NodesReport:
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # kind -> state -> n
 
 
+def observation_due(*, now: float, due_at: float, nodes: int, nodes_last: int) -> bool | None:
+    """Whether to observe a pool's health now: True when its interval is up; False when it is not,
+    but the pool gained its first nodes or lost its last since the last observation (what that one
+    said, "no nodes" or "all usable", is untrue beside the pool's own counts); None when not due."""
+    if now >= due_at:
+        return True
+    return False if (nodes > 0) != (nodes_last > 0) else None
+
+
 def counts_from_service(raw: Mapping[str, Any] | None) -> dict[str, dict[str, int]] | None:
     """One pool's entry of the node-counts call -> {"dedicated": {...}, "spot": {...}} (every key)."""
     if not raw:

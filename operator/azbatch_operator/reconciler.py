@@ -791,13 +791,15 @@ async def _observe_health(
 
 
 def _health_due(runtime: Runtime, memory: PoolMemory, observed: rendering.ObservedPool) -> bool | None:
-    """True when the health interval is up; False when it is not, but the pool gained its first
-    nodes or lost its last (what the last observation said, "no nodes" or "all usable", is then
-    untrue beside the pool's own counts); None when no observation is due."""
-    due = runtime.monotonic() >= memory.health_due
-    if not due and (observed.current_nodes > 0) == (memory.health_nodes > 0):
-        return None
-    memory.health_nodes = observed.current_nodes
+    """`node_health.observation_due` for this pass; an observation due records the nodes it saw."""
+    due = node_health.observation_due(
+        now=runtime.monotonic(),
+        due_at=memory.health_due,
+        nodes=observed.current_nodes,
+        nodes_last=memory.health_nodes,
+    )
+    if due is not None:
+        memory.health_nodes = observed.current_nodes
     return due
 
 

@@ -90,6 +90,17 @@ def test_counts_taken_before_the_pools_nodes_came_do_not_say_it_has_none() -> No
     assert truly_empty.reason == "NoNodes"
 
 
+def test_health_is_due_at_its_interval_and_when_a_pool_gains_its_first_nodes_or_loses_its_last() -> None:
+    def due(nodes: int, nodes_last: int, now: float = 5.0) -> bool | None:
+        return node_health.observation_due(now=now, due_at=10.0, nodes=nodes, nodes_last=nodes_last)
+
+    assert due(3, 3, now=10.0) is True, "the interval is up"
+    assert due(3, 0) is False, "first nodes: due before the interval"
+    assert due(0, 3) is False, "last nodes gone: due before the interval"
+    assert due(5, 3) is None, "a pool growing is observed at its interval, not at every node"
+    assert due(0, 0) is None
+
+
 def _candidates(count: int) -> list[node_health.Candidate]:
     return [node_health.Candidate(f"n{i}", "extension kv failed", "extension") for i in range(count)]
 
