@@ -30,8 +30,18 @@ import kmock
 import yaml
 from kmock._internal import rendering
 
-from azbatch_kubemock import cel_rules, errors, openapi, patching, schema, selectors, semantics, tables
-from azbatch_kubemock.eventlog import EventLog
+from azbatch_kubemock import (
+    cel_rules,
+    errors,
+    openapi,
+    paging,
+    patching,
+    schema,
+    selectors,
+    semantics,
+    tables,
+)
+from azbatch_kubemock.eventlog import UPPER_BOUND, EventLog
 from azbatch_kubemock.kubeconfig import write_kubeconfig
 from azbatch_kubemock.resources import CrdError, ResourceSpec, specs_from_crd
 from azbatch_kubemock.routing import parse_request
@@ -64,10 +74,11 @@ class KubeStandIn(kmock.KubernetesEmulator):
     host: str = "127.0.0.1"
     port: int = 0
     token: str | None = None  # when set, every request must carry ``Authorization: Bearer <token>``
-    # Bounded memory for long runs (the demo): watch events kept per resource (older ones are
-    # compacted away, and a watch from before them gets 410 Expired, as from etcd compaction),
-    # object versions kept in ``objects[...].history``, and requests kept in ``requests``.
-    history_limit: int = 5000
+    # Bounded memory for long runs (the demo): watch events kept per resource, at most (the room
+    # for them grows and shrinks as kube-apiserver's watch cache does, see ``eventlog``; a watch
+    # from before the oldest kept gets 410 Expired), object versions kept in
+    # ``objects[...].history``, and requests kept in ``requests``.
+    history_limit: int = UPPER_BOUND
     versions_kept: int = 20
     # Reactions on plain filters are judged on the request itself (`_sees`); one added on a slice
     # or union is judged by replaying the kept requests, at a cost in proportion to this number.
@@ -329,6 +340,31 @@ class KubeStandIn(kmock.KubernetesEmulator):
             if _gvr(res) == wanted and not obj.deleted and (namespace is None or ns == namespace)
         ]
         return sorted(found, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
+
+    def objects_at(
+        self, resource: kmock.resource, namespace: str | None, resource_version: int
+    ) -> list[dict[str, Any]]:
+        """The objects as they were at `resource_version`, in key order: what etcd serves a list's
+        later pages from. The events since then say which objects changed (created ones were not
+        there yet; changed or deleted ones are read back from their kept versions); 410 Expired
+        when those events, or a version, are no longer kept."""
+        gvr = _gvr(resource)
+        if self._log.expired(gvr, resource_version):
+            raise paging.expired()
+        first_change: dict[paging.Key, str] = {}
+        for _, event in self._log.after(gvr, resource_version):
+            first_change.setdefault(paging.key_of(event["object"]), event["type"])
+        found = []
+        for (res, ns, name), obj in self.objects.items():
+            if _gvr(res) != gvr or (namespace is not None and ns != namespace):
+                continue
+            change = first_change.get((ns or "", name))
+            if change is None:
+                if not obj.deleted:
+                    found.append(dict(obj.raw))
+            elif change != "ADDED":
+                found.append(_version_at(obj, resource_version))
+        return sorted(found, key=paging.key_of)
 
     def _next_version(self) -> int:
         self._resource_version += 1
@@ -634,18 +670,31 @@ class KubeStandIn(kmock.KubernetesEmulator):
         spec = self._spec_of(request)
         assert request.resource is not None
         predicate = self._predicate(request)
+        limit = paging.limit_of(request.params.get("limit"))
+        token = request.params.get("continue")
         async with self._lock:
-            objs = [o for o in self.live_objects(request.resource, request.namespace) if predicate(o)]
-            version = str(self._resource_version)
-        table = self._maybe_table(request, spec, objs)
+            if token:
+                position = paging.decode(token)
+                version = position.resource_version
+                objs = [
+                    o
+                    for o in self.objects_at(request.resource, request.namespace, version)
+                    if paging.key_of(o) > position.after and predicate(o)
+                ]
+            else:
+                version = self._resource_version
+                objs = [o for o in self.live_objects(request.resource, request.namespace) if predicate(o)]
+        page = paging.page_of(objs, limit, version)
+        metadata: dict[str, Any] = {"resourceVersion": str(version), "continue": page.token}
+        filtered = request.params.get("labelSelector") or request.params.get("fieldSelector")
+        if page.remaining and not filtered:  # the API server counts only what no selector filtered
+            metadata["remainingItemCount"] = page.remaining
+        table = self._maybe_table(request, spec, page.items)
         if table is not None:
+            table["metadata"].update(metadata)
             return table
-        return {
-            "apiVersion": spec.api_version,
-            "kind": spec.effective_list_kind,
-            "metadata": {"resourceVersion": version, "continue": ""},
-            "items": objs,
-        }
+        kind = spec.effective_list_kind
+        return {"apiVersion": spec.api_version, "kind": kind, "metadata": metadata, "items": page.items}
 
     async def _serve_fetch(self, request: rendering.Request) -> rendering.Payload:
         spec = self._spec_of(request)
@@ -756,6 +805,14 @@ class KubeStandIn(kmock.KubernetesEmulator):
             for _, event in events:
                 if visible(event["object"]):
                     yield rendered(event)
+
+
+def _version_at(obj: kmock.Object, resource_version: int) -> dict[str, Any]:
+    """The newest kept version of `obj` no newer than `resource_version` (410 when none is kept)."""
+    for version in reversed(obj.history.raw):
+        if version is not None and int(version["metadata"]["resourceVersion"]) <= resource_version:
+            return version.raw
+    raise paging.expired()
 
 
 def _expired(resource_version: int, current: int) -> dict[str, Any]:

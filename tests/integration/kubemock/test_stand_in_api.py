@@ -180,6 +180,74 @@ def test_list_honours_label_and_field_selectors(client: KubeClient, make_widget:
     assert names(field_selector="metadata.name!=a") == ["b", "c"]
 
 
+def pages(client: KubeClient, limit: int, **params: str) -> list[dict[str, Any]]:
+    """Every page of the widgets list, following `continue` as client-go's pager does."""
+    served = [client.request("GET", WIDGETS, params={"limit": str(limit), **params})]
+    while served[-1]["metadata"]["continue"]:
+        token = served[-1]["metadata"]["continue"]
+        served.append(
+            client.request("GET", WIDGETS, params={"limit": str(limit), "continue": token, **params})
+        )
+    return served
+
+
+def test_a_list_with_a_limit_comes_in_pages_that_say_what_remains(
+    client: KubeClient, make_widget: Any
+) -> None:
+    for name in "edcba":
+        client.create(make_widget(name))
+    served = pages(client, 2)
+    assert [[o["metadata"]["name"] for o in page["items"]] for page in served] == [
+        ["a", "b"],
+        ["c", "d"],
+        ["e"],
+    ]
+    assert [page["metadata"].get("remainingItemCount") for page in served] == [3, 1, None]
+    assert len({page["metadata"]["resourceVersion"] for page in served}) == 1
+    assert client.request("GET", WIDGETS, params={"limit": "0"})["metadata"]["continue"] == ""
+    assert len(client.request("GET", WIDGETS, params={"limit": "0"})["items"]) == 5
+
+
+def test_later_pages_show_the_collection_as_the_first_page_found_it(
+    client: KubeClient, make_widget: Any
+) -> None:
+    """One consistent snapshot, as etcd serves a paged list: what changed after the first page is
+    seen by the watch from the list's resourceVersion, not by the later pages."""
+    for name in "abcd":
+        client.create(make_widget(name, size=1))
+    first = client.request("GET", WIDGETS, params={"limit": "2"})
+    client.patch(make_widget("c"), {"spec": {"size": 2}})
+    client.delete(make_widget("d"))
+    client.create(make_widget("e"))
+    rest = client.request("GET", WIDGETS, params={"limit": "10", "continue": first["metadata"]["continue"]})
+    assert [(o["metadata"]["name"], o["spec"]["size"]) for o in rest["items"]] == [("c", 1), ("d", 1)]
+    assert rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    now = client.request("GET", WIDGETS)["items"]
+    assert [(o["metadata"]["name"], o["spec"]["size"]) for o in now] == [
+        ("a", 1),
+        ("b", 1),
+        ("c", 2),
+        ("e", 1),
+    ]
+
+
+def test_pages_of_a_filtered_list_do_not_count_what_remains(client: KubeClient, make_widget: Any) -> None:
+    for name in "abcde":
+        client.create(make_widget(name, labels={"tier": "gold" if name != "c" else "silver"}))
+    served = pages(client, 2, labelSelector="tier=gold")
+    assert [[o["metadata"]["name"] for o in page["items"]] for page in served] == [["a", "b"], ["d", "e"]]
+    assert all("remainingItemCount" not in page["metadata"] for page in served)
+
+
+def test_a_continue_token_that_is_not_one_is_a_bad_request(client: KubeClient, make_widget: Any) -> None:
+    client.create(make_widget("a"))
+    for token in ("not base64!", "eyJ2IjoieCJ9", "e30"):
+        with pytest.raises(KubeApiError) as error:
+            client.request("GET", WIDGETS, params={"limit": "1", "continue": token})
+        assert status_of(error) == (400, "BadRequest")
+        assert "continue key is not valid" in str(error.value)
+
+
 def test_table_answer_uses_the_printer_columns(client: KubeClient, make_widget: Any) -> None:
     manifest = make_widget("w1", size=4)
     client.create(manifest)
