@@ -25,7 +25,7 @@ from azbatch_operator.cloud.errors import AzureCallError
 from azbatch_operator.config import OperatorConfig
 from azbatch_operator.convergence import APPROVE_ANNOTATION
 from azbatch_operator.error_policy import classify, retry_delay
-from azbatch_operator.kube.api import GROUP, PLURAL, VERSION
+from azbatch_operator.kube.api import GROUP, LIST_PAGE, PLURAL, VERSION
 from azbatch_operator.logs import redact
 from azbatch_operator.reconciler import EventSink, PoolMemory, Runtime, finalize, reconcile, stop_watching
 from azbatch_operator.wiring import build_runtime
@@ -78,6 +78,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    settings.watching.chunk_size = LIST_PAGE  # its list before each watch, in pages (after a 410 too)
     settings.networking.error_backoffs = [1, 2, 5, 10, 20]
     if "runtime" not in memo:
         runtime, clients = build_runtime(config)

@@ -26,6 +26,11 @@ from azbatch_operator.kube.loop_writes import LoopWriter
 GROUP = "azbatch.dev"
 VERSION = "v1alpha1"
 PLURAL = "batchpools"
+# Objects per page when the operator reads a whole collection (its own start-up read, and kopf's
+# list before each watch): client-go's pager default. Ten thousand BatchPools are some 80 MB as one
+# answer; in pages, one page at a time is held, and a real API server is never asked for all at once.
+LIST_PAGE = 500
+READ_AGAIN_AFTER_EXPIRY = 3  # reads of a whole collection begun again after a 410 between pages
 
 
 @dataclass(frozen=True)
@@ -147,27 +152,32 @@ class KubeGateway:
         """Tell an Event about the object `involved` (apiVersion, kind, namespace, name, uid)."""
         self._writes.event(involved, type_, reason, message)
 
-    async def pools_in_disruption(self) -> list[tuple[str, str, str]]:
+    async def pools_in_disruption(self, *, page: int = LIST_PAGE) -> list[tuple[str, str, str]]:
         """(account ARM id, uid, namespace/name) of every BatchPool whose status says a recreate or a
-        scale to zero is under way: they keep their place in the disruption budget across a restart."""
-        try:
-            listed = await asyncio.to_thread(self._custom.list_cluster_custom_object, GROUP, VERSION, PLURAL)
-        except ApiException:  # e.g. an operator limited to some namespaces: its flows resume as they come
-            return []
-        found = []
-        items: list[dict[str, Any]] = listed.get("items") or [] if isinstance(listed, dict) else []
-        for item in items:
-            status = item.get("status") or {}
-            if not (status.get("recreate") or status.get("scaleToZero")):
-                continue
-            meta = item.get("metadata") or {}
-            account = (item.get("spec") or {}).get("account") or {}
-            arm_id = (
-                f"/subscriptions/{account.get('subscriptionId')}/resourceGroups/{account.get('resourceGroup')}"
-                f"/providers/Microsoft.Batch/batchAccounts/{account.get('accountName')}"
+        scale to zero is under way: they keep their place in the disruption budget across a restart.
+
+        Read `page` BatchPools at a time. A 410 between pages (the first page's snapshot is gone
+        from the server's history) reads the collection again from its start, as client-go does."""
+        for _ in range(READ_AGAIN_AFTER_EXPIRY):
+            try:
+                return await self._flows_in_pages(page)
+            except ApiException as error:
+                if error.status != 410:  # e.g. limited to some namespaces: their flows resume as they come
+                    return []
+        return []
+
+    async def _flows_in_pages(self, page: int) -> list[tuple[str, str, str]]:
+        found: list[tuple[str, str, str]] = []
+        token = ""
+        while True:
+            listed = await asyncio.to_thread(
+                self._custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, limit=page, _continue=token
             )
-            found.append((arm_id, str(meta.get("uid", "")), f"{meta.get('namespace')}/{meta.get('name')}"))
-        return found
+            listed = listed if isinstance(listed, dict) else {}
+            found.extend(flow for item in listed.get("items") or () if (flow := _in_disruption(item)))
+            token = (listed.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return found
 
     async def digest_key(self, namespace: str, name: str) -> bytes:
         """The operator's digest key from its own Secret, made once with 32 random bytes when missing.
@@ -204,3 +214,17 @@ class KubeGateway:
     async def close(self) -> None:
         await self._writes.close()
         self._api.close()  # type: ignore[no-untyped-call]
+
+
+def _in_disruption(item: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(account ARM id, uid, namespace/name) of a BatchPool in a recreate or a scale to zero."""
+    status = item.get("status") or {}
+    if not (status.get("recreate") or status.get("scaleToZero")):
+        return None
+    meta = item.get("metadata") or {}
+    account = (item.get("spec") or {}).get("account") or {}
+    arm_id = (
+        f"/subscriptions/{account.get('subscriptionId')}/resourceGroups/{account.get('resourceGroup')}"
+        f"/providers/Microsoft.Batch/batchAccounts/{account.get('accountName')}"
+    )
+    return arm_id, str(meta.get("uid", "")), f"{meta.get('namespace')}/{meta.get('name')}"

@@ -1,0 +1,65 @@
+"""The operator reads whole collections in pages, as client-go does, so no start-up holds ten
+thousand BatchPools in one answer (and a real API server is not asked for one)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kmock
+import pytest
+import yaml
+from kubernetes import client as k8s
+from operator_helpers import FAST
+
+from azbatch_kubemock import KubeClient, KubeStandInThread
+from azbatch_operator.kube.api import LIST_PAGE, KubeGateway
+from azbatch_operator.sandbox import Sandbox, SandboxSettings, pool_manifest, wait_until
+
+CRD = Path(__file__).resolve().parents[3] / "crds" / "batchpools.azbatch.dev.yaml"
+BATCHPOOLS = kmock.resource("azbatch.dev/v1alpha1/batchpools")
+
+pytestmark = pytest.mark.standin_only(reason="counts the requests the stand-in answered")
+
+
+@pytest.fixture
+def kube() -> Iterator[KubeStandInThread]:
+    with KubeStandInThread(crds=[yaml.safe_load(CRD.read_text())]) as running:
+        yield running
+
+
+def test_flows_under_way_are_found_on_every_page(kube: KubeStandInThread) -> None:
+    client = KubeClient(kube.url)
+    for i in range(5):
+        created = client.create(pool_manifest(f"pool-{i}"))
+        if i in (1, 4):  # one on the first page, one on the last
+            client.patch(created, {"status": {"recreate": {"phase": "Draining"}}}, subresource="status")
+    gateway = KubeGateway(k8s.Configuration(host=kube.url))
+
+    found = asyncio.run(gateway.pools_in_disruption(page=2))
+
+    assert sorted(name for _, _, name in found) == ["default/pool-1", "default/pool-4"]
+    lists = list(kube.kube["get", BATCHPOOLS])
+    assert [r.params.get("limit") for r in lists] == ["2", "2", "2"]
+    assert [bool(r.params.get("continue")) for r in lists] == [False, True, True]
+
+
+def test_kopf_lists_the_pools_in_pages_before_it_watches() -> None:
+    with Sandbox(SandboxSettings(**FAST)) as sandbox:
+        for i in range(3):
+            sandbox.kube.apply(sandbox.retarget(pool_manifest(f"paged-{i}")))
+        sandbox.stop_operator()
+        stand_in = sandbox.kube_thread.kube
+        before = len(stand_in["get", BATCHPOOLS])
+        sandbox.start_operator()
+
+        def requests_until_the_watch() -> list[Any]:
+            requests = list(stand_in["get", BATCHPOOLS])[before:]
+            watches = [i for i, r in enumerate(requests) if r.params.get("watch") == "true"]
+            return requests[: watches[0]] if watches else []
+
+        lists = wait_until(requests_until_the_watch, timeout=30, what="kopf's watch of BatchPools")
+        assert len(lists) >= 2, "the operator's own read of flows under way, and kopf's list"
+        assert {r.params.get("limit") for r in lists} == {str(LIST_PAGE)}
