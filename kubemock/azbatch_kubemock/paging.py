@@ -5,7 +5,8 @@ when more remain a ``metadata.continue`` token. The token carries the first page
 and the last key served, so every later page shows the collection as it was when the first page
 was served (one consistent snapshot, as etcd serves it), and ``remainingItemCount`` says how many
 are left (only when no selector filters the list, as the API server does). A token the server
-cannot read is a 400; one older than the kept history is a 410 Expired, and the client lists again.
+cannot read is a 400; one whose snapshot etcd has compacted away is a 410 Expired, and the client
+lists again.
 
 The token's shape is the API server's: URL-safe base64, without padding, of
 ``{"v": "meta.k8s.io/v1", "rv": <resourceVersion>, "start": "<namespace>/<name>\\u0000"}``.
@@ -16,8 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from azbatch_kubemock import errors
@@ -101,3 +103,31 @@ def page_of(items: Sequence[dict[str, Any]], limit: int | None, resource_version
         return Page(list(items), "", 0)
     served = list(items[:limit])
     return Page(served, encode(resource_version, key_of(served[-1])), len(items) - limit)
+
+
+@dataclass
+class Snapshots:
+    """The collections that paged lists began on, by (resource, namespace, resourceVersion), kept
+    as long as etcd would keep their revision; older ones are gone, and their tokens answer 410."""
+
+    valid_for: Callable[[], float]  # seconds, read at every use (a test can shorten it)
+    clock: Callable[[], float] = time.monotonic
+    _kept: dict[tuple[Any, str | None, int], tuple[float, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    def keep(
+        self, resource: Any, namespace: str | None, resource_version: int, items: list[dict[str, Any]]
+    ) -> None:
+        self._forget_old()
+        self._kept.setdefault((resource, namespace, resource_version), (self.clock(), items))
+
+    def read(self, resource: Any, namespace: str | None, resource_version: int) -> list[dict[str, Any]]:
+        self._forget_old()
+        kept = self._kept.get((resource, namespace, resource_version))
+        if kept is None:
+            raise expired()
+        return kept[1]
+
+    def _forget_old(self) -> None:
+        oldest = self.clock() - self.valid_for()
+        for key in [key for key, (taken, _) in self._kept.items() if taken < oldest]:
+            del self._kept[key]

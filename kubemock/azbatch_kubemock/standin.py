@@ -83,9 +83,14 @@ class KubeStandIn(kmock.KubernetesEmulator):
     # Reactions on plain filters are judged on the request itself (`_sees`); one added on a slice
     # or union is judged by replaying the kept requests, at a cost in proportion to this number.
     requests_kept: int = 1000
+    # How long a list's continue token can be used: etcd keeps every revision between the API
+    # server's compactions, made every five minutes (`--etcd-compaction-interval`), so a token is
+    # good for five to ten; the stand-in keeps each paged list's snapshot for the shorter.
+    continue_valid_for: float = 300.0
 
     _specs: dict[GVR, ResourceSpec] = attrs.field(factory=dict, init=False)
     _log: EventLog = attrs.field(init=False)
+    _pages: paging.Snapshots = attrs.field(init=False)
     _resource_version: int = attrs.field(default=1, init=False)
     _changed: asyncio.Condition | None = attrs.field(default=None, init=False)
     _closing: bool = attrs.field(default=False, init=False)
@@ -97,6 +102,7 @@ class KubeStandIn(kmock.KubernetesEmulator):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self._log = EventLog(limit=self.history_limit)
+        self._pages = paging.Snapshots(valid_for=lambda: self.continue_valid_for)
         self.fallback[kmock.method.PUT] << self._serve_update
         self.fallback["get", re.compile(r"/openapi/v3(/.*)?")] << self._serve_openapi
         with warnings.catch_warnings():  # kmock 0.8 reads its bundle with a deprecated importlib call
@@ -340,31 +346,6 @@ class KubeStandIn(kmock.KubernetesEmulator):
             if _gvr(res) == wanted and not obj.deleted and (namespace is None or ns == namespace)
         ]
         return sorted(found, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
-
-    def objects_at(
-        self, resource: kmock.resource, namespace: str | None, resource_version: int
-    ) -> list[dict[str, Any]]:
-        """The objects as they were at `resource_version`, in key order: what etcd serves a list's
-        later pages from. The events since then say which objects changed (created ones were not
-        there yet; changed or deleted ones are read back from their kept versions); 410 Expired
-        when those events, or a version, are no longer kept."""
-        gvr = _gvr(resource)
-        if self._log.expired(gvr, resource_version):
-            raise paging.expired()
-        first_change: dict[paging.Key, str] = {}
-        for _, event in self._log.after(gvr, resource_version):
-            first_change.setdefault(paging.key_of(event["object"]), event["type"])
-        found = []
-        for (res, ns, name), obj in self.objects.items():
-            if _gvr(res) != gvr or (namespace is not None and ns != namespace):
-                continue
-            change = first_change.get((ns or "", name))
-            if change is None:
-                if not obj.deleted:
-                    found.append(dict(obj.raw))
-            elif change != "ADDED":
-                found.append(_version_at(obj, resource_version))
-        return sorted(found, key=paging.key_of)
 
     def _next_version(self) -> int:
         self._resource_version += 1
@@ -676,14 +657,14 @@ class KubeStandIn(kmock.KubernetesEmulator):
             if token:
                 position = paging.decode(token)
                 version = position.resource_version
-                objs = [
-                    o
-                    for o in self.objects_at(request.resource, request.namespace, version)
-                    if paging.key_of(o) > position.after and predicate(o)
-                ]
+                listed = self._pages.read(_gvr(request.resource), request.namespace, version)
+                objs = [o for o in listed if paging.key_of(o) > position.after and predicate(o)]
             else:
                 version = self._resource_version
-                objs = [o for o in self.live_objects(request.resource, request.namespace) if predicate(o)]
+                listed = self.live_objects(request.resource, request.namespace)
+                objs = [o for o in listed if predicate(o)]
+                if limit is not None and len(objs) > limit:  # later pages are read from this snapshot
+                    self._pages.keep(_gvr(request.resource), request.namespace, version, listed)
         page = paging.page_of(objs, limit, version)
         metadata: dict[str, Any] = {"resourceVersion": str(version), "continue": page.token}
         filtered = request.params.get("labelSelector") or request.params.get("fieldSelector")
@@ -805,14 +786,6 @@ class KubeStandIn(kmock.KubernetesEmulator):
             for _, event in events:
                 if visible(event["object"]):
                     yield rendered(event)
-
-
-def _version_at(obj: kmock.Object, resource_version: int) -> dict[str, Any]:
-    """The newest kept version of `obj` no newer than `resource_version` (410 when none is kept)."""
-    for version in reversed(obj.history.raw):
-        if version is not None and int(version["metadata"]["resourceVersion"]) <= resource_version:
-            return version.raw
-    raise paging.expired()
 
 
 def _expired(resource_version: int, current: int) -> dict[str, Any]:

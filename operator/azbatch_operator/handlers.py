@@ -78,7 +78,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
-    settings.watching.chunk_size = LIST_PAGE  # its list before each watch, in pages (after a 410 too)
+    # kopf's list before each watch (and after a 410), in pages. A page asked after the API server
+    # compacted the list's revision away (five to ten minutes on) is a 410 that kopf does not retry:
+    # the process exits and its Deployment starts it again (docs/troubleshooting.md).
+    settings.watching.chunk_size = LIST_PAGE
     settings.networking.error_backoffs = [1, 2, 5, 10, 20]
     if "runtime" not in memo:
         runtime, clients = build_runtime(config)

@@ -15,7 +15,7 @@ from kubernetes import client as k8s
 from operator_helpers import FAST
 
 from azbatch_kubemock import KubeClient, KubeStandInThread
-from azbatch_operator.kube.api import LIST_PAGE, KubeGateway
+from azbatch_operator.kube.api import LIST_PAGE, READ_AGAIN_AFTER_EXPIRY, KubeGateway
 from azbatch_operator.sandbox import Sandbox, SandboxSettings, pool_manifest, wait_until
 
 CRD = Path(__file__).resolve().parents[3] / "crds" / "batchpools.azbatch.dev.yaml"
@@ -63,3 +63,17 @@ def test_kopf_lists_the_pools_in_pages_before_it_watches() -> None:
         lists = wait_until(requests_until_the_watch, timeout=30, what="kopf's watch of BatchPools")
         assert len(lists) >= 2, "the operator's own read of flows under way, and kopf's list"
         assert {r.params.get("limit") for r in lists} == {str(LIST_PAGE)}
+
+
+def test_a_snapshot_gone_between_pages_starts_the_read_again_a_few_times(kube: KubeStandInThread) -> None:
+    client = KubeClient(kube.url)
+    for i in range(3):
+        client.create(pool_manifest(f"pool-{i}"))
+    kube.kube.continue_valid_for = -1.0  # etcd compacts at once: every second page is 410 Expired
+    gateway = KubeGateway(k8s.Configuration(host=kube.url))
+
+    assert asyncio.run(gateway.pools_in_disruption(page=2)) == []
+
+    lists = list(kube.kube["get", BATCHPOOLS])
+    firsts = [r for r in lists if not r.params.get("continue")]
+    assert len(firsts) == READ_AGAIN_AFTER_EXPIRY, "read again from the first page, a bounded number of times"
