@@ -239,16 +239,45 @@ class KubeClient:
         """Like ``wait_for``, but through a watch: ``predicate`` sees every version of the object
         (a state that lasts milliseconds included), not only the ones a poll happens to catch."""
         meta = obj.get("metadata", {})
-        collection = self.path(obj["apiVersion"], obj["kind"], None, meta.get("namespace"))
+        key = f"{meta.get('namespace') or ''}/{meta.get('name')}"
+        try:
+            seen = self.watch_list_for(
+                obj["apiVersion"],
+                obj["kind"],
+                lambda objects: predicate(objects.get(key)),
+                what,
+                namespace=meta.get("namespace"),
+                field_selector=f"metadata.name={meta.get('name')}",
+                timeout=timeout,
+            )
+        except WaitTimeoutError:
+            raise _not_yet(obj, what, timeout, self.get(obj)) from None
+        return seen.get(key)
+
+    def watch_list_for(
+        self,
+        api_version: str,
+        kind: str,
+        predicate: Callable[[dict[str, Obj]], bool],
+        what: str,
+        *,
+        namespace: str | None = None,
+        field_selector: str = "",
+        timeout: float = 10.0,
+    ) -> dict[str, Obj]:
+        """List, then watch from the list's resourceVersion until ``predicate`` holds for the
+        collection (``namespace/name`` -> object). It sees the collection after every change, in
+        the server's order: a moment when two objects were in some state at once is seen, however
+        short, and two reads that straddle a change never make one up. After a 410 Expired it lists
+        again. Returns the collection as it was when ``predicate`` held."""
+        collection = self.path(api_version, kind, None, namespace)
+        selected = {"fieldSelector": field_selector} if field_selector else {}
         deadline = time.monotonic() + timeout
-        current = self.get(obj)
-        if predicate(current):
-            return current
-        version = str((current or {}).get("metadata", {}).get("resourceVersion", ""))
-        while time.monotonic() < deadline:
-            params = {"watch": "true", "fieldSelector": f"metadata.name={meta.get('name')}"}
-            if version:
-                params["resourceVersion"] = version
+        objects, version = self._listed(collection, selected)
+        while not predicate(objects):
+            if time.monotonic() >= deadline:
+                raise WaitTimeoutError(f"not {what} after {timeout:.1f} s; last seen:\n{_pretty(objects)}")
+            params = {"watch": "true", "resourceVersion": version, **selected}
             url = f"{self.url}{collection}?{urllib.parse.urlencode(params)}"
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
             request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s), checked in __init__
@@ -260,16 +289,32 @@ class KubeClient:
                         if not line.strip():
                             continue
                         event = json.loads(line)
-                        if event.get("type") == "ERROR":  # 410 Expired: start again from now
-                            version = ""
+                        if event.get("type") == "ERROR":  # 410 Expired: list again
+                            objects, version = self._listed(collection, selected)
                             break
                         seen: Obj = event.get("object") or {}
-                        version = str(seen.get("metadata", {}).get("resourceVersion", version))
-                        if predicate(None if event.get("type") == "DELETED" else seen):
-                            return None if event.get("type") == "DELETED" else seen
+                        meta = seen.get("metadata", {})
+                        version = str(meta.get("resourceVersion", version))
+                        if event.get("type") == "BOOKMARK":
+                            continue
+                        key = f"{meta.get('namespace') or ''}/{meta.get('name')}"
+                        if event.get("type") == "DELETED":
+                            objects.pop(key, None)
+                        else:
+                            objects[key] = seen
+                        if predicate(objects):
+                            return objects
             except TimeoutError:
                 continue
-        raise _not_yet(obj, what, timeout, self.get(obj))
+        return objects
+
+    def _listed(self, collection: str, params: Mapping[str, str]) -> tuple[dict[str, Obj], str]:
+        listed = self.request("GET", collection, params=params)
+        objects = {
+            f"{item['metadata'].get('namespace') or ''}/{item['metadata']['name']}": item
+            for item in listed.get("items") or []
+        }
+        return objects, str((listed.get("metadata") or {}).get("resourceVersion", ""))
 
     def wait_for_list(
         self,
