@@ -7,6 +7,8 @@ account (default 1) are in one at a time; the others wait their turn, first come
 `Reconciling` with a reason that names the budget and the pools ahead. A flow already under way
 always keeps its place (after a restart the operator seeds the budget from the pools whose status
 says they are in one), so the budget can only delay a destructive step, never stop one half-way.
+A place is given up once the pool's status says its step has ended, so the statuses of an account
+never show more pools in a destructive step than the limit, even for a moment.
 
 One operator acts at a time (the Lease), so the budget of that process is the budget.
 """
@@ -64,6 +66,13 @@ class DisruptionBudget:
         """The pool is not in, nor waiting for, a destructive step (any more)."""
         self._holders.get(account, {}).pop(uid, None)
         self._waiting.get(account, {}).pop(uid, None)
+
+    def ended(self, uid: str) -> None:
+        """The pool's status no longer says it is in a destructive step: its place goes to the next.
+        Only then, not when a pass first decides the step is over, so that no moment shows more
+        pools of an account in one than the limit (and a restart seeds the budget from that status)."""
+        for holders in self._holders.values():
+            holders.pop(uid, None)
 
     def withdraw(self, uid: str) -> None:
         """The pool stopped asking (its pass ended otherwise: stalled, invalid, reverted): it must not

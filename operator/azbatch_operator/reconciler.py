@@ -235,6 +235,8 @@ async def reconcile(
     if status_changed(previous, new_status):
         await runtime.kube.patch_status(ident.namespace, ident.name, new_status)
         memory.status = new_status
+    if outcome.report.recreate is None and outcome.report.scale_down is None:
+        runtime.budget.ended(ident.uid)  # only now that the status says so
     elif memory.quiet_read is not None:
         _settle(memory, replace(memory.quiet_read, requeue=outcome.requeue))
     _tell_transitions(memory, outcome.report.progress, events, log)
@@ -559,9 +561,7 @@ def _within_budget(runtime: Runtime, account: AccountRef, ident: Identity, step:
             return waiting_for_budget(admission.message(account.account_name), runtime.tunables)
     elif step.disruptive:
         budget.hold(account.arm_id, ident.uid, f"{ident.namespace}/{ident.name}")
-    else:
-        budget.release(account.arm_id, ident.uid)
-    return step
+    return step  # a flow that ends keeps its place until its status is written (`reconcile`)
 
 
 def _not_converging(

@@ -185,24 +185,40 @@ def test_one_pool_of_an_account_is_recreated_at_a_time(fresh: Sandbox) -> None:
     for name in names:
         _ready(fresh, name)
     created = {name: _created(fresh, name) for name in names}
+    # Node reads slow enough that a pool's pass outlasts its neighbours' short requeues: a pass that
+    # ends a recreate must not let the next one start before its own status says it has ended.
+    fresh.admin.inject_fault("batch.nodeExtensions", "GET", 0, latency=0.5)
     for manifest in manifests:
         fresh.kube.apply(_bump_extension(manifest))
 
     most = 0
     waited: set[str] = set()
 
-    def all_recreated() -> bool:
+    def all_recreated(objects: dict[str, dict[str, Any]]) -> bool:
+        # Every version of every BatchPool, in the API server's order: what kubectl get -w shows.
         nonlocal most
-        objects = [fresh.pool(name) or {} for name in names]
-        most = max(most, sum(1 for o in objects if (o.get("status") or {}).get("recreate")))
-        for name, obj in zip(names, objects, strict=True):
+        statuses = {key.split("/")[1]: obj.get("status") or {} for key, obj in objects.items()}
+        most = max(most, sum(1 for status in statuses.values() if status.get("recreate")))
+        for key, obj in objects.items():
             if condition(obj, "Reconciling").get("reason") == "WaitingForDisruptionBudget":
-                waited.add(name)
-        return all(_converged(fresh, n) and _created(fresh, n) != created[n] for n in names)
+                waited.add(key.split("/")[1])
+        finished = {
+            name
+            for name, status in statuses.items()
+            if (status.get("lastRecreate") or {}).get("generation") == 2 and not status.get("recreate")
+        }
+        return finished >= set(names)
 
-    wait_until(all_recreated, timeout=180, interval=0.05, what="three pools recreated")
+    fresh.kube.watch_list_for(
+        "azbatch.dev/v1alpha1", "BatchPool", all_recreated, "three pools recreated", timeout=180
+    )
     assert most == 1
     assert len(waited) >= 2
+    wait_until(
+        lambda: all(_converged(fresh, n) and _created(fresh, n) != created[n] for n in names),
+        timeout=60,
+        what="three pools Ready on their new pools",
+    )
     assert _writes(fresh, "DELETE") == 3
 
 

@@ -340,3 +340,14 @@ def test_a_pool_that_stops_asking_does_not_hold_up_the_queue() -> None:
     budget.withdraw("b")  # b's spec became invalid: it is stalled, not waiting
     budget.release("acct", "a")
     assert budget.request("acct", "c", "ns/c").admitted
+
+
+def test_a_flow_that_ended_gives_its_place_to_the_next_and_waiters_keep_theirs() -> None:
+    budget = DisruptionBudget(limit=1)
+    assert budget.request("acct", "a", "ns/a").admitted
+    assert not budget.request("acct", "b", "ns/b").admitted
+    assert not budget.request("acct", "c", "ns/c").admitted
+    budget.ended("b")  # a waiter whose status shows no flow is still waiting
+    budget.ended("a")  # a's status now says its recreate is over
+    assert not budget.request("acct", "c", "ns/c").admitted  # b is still first
+    assert budget.request("acct", "b", "ns/b").admitted
