@@ -88,8 +88,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         memo["runtime"] = runtime
         memo["clients"] = clients
         # Flows under way before a restart keep their place in the disruption budget, before any
-        # pool is reconciled and could take it.
-        for account, uid, name in await runtime.kube.pools_in_disruption():
+        # pool is reconciled and could take it: those of the namespaces this operator serves.
+        for account, uid, name in await runtime.kube.pools_in_disruption(memo.get("namespaces", ())):
             runtime.budget.hold(account, uid, name)
 
 

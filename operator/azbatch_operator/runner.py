@@ -73,7 +73,7 @@ async def operate(
             standalone=options.peering is None,
             peering_name=options.peering,
             liveness_endpoint=liveness,
-            memo=kopf.Memo(config=config),
+            memo=kopf.Memo(config=config, namespaces=tuple(options.namespaces)),
             stop_flag=stop,
             ready_flag=ready,
         )

@@ -87,6 +87,7 @@ class SandboxSettings:
     emulator_in_process: bool = True  # False: `azbatch-emulator serve` subprocess (can be restarted)
     account_allowlist: Mapping[str, list[str]] | None = None
     leader_election: bool = False  # replicas take turns on the Lease default/azbatch-operator
+    namespaces: tuple[str, ...] = ()  # the operator's --namespace patterns (none: every namespace)
     workdir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     # The operator's ARM request budget, in Azure's seconds; None: the operator's default. The emulator
@@ -273,7 +274,8 @@ class Sandbox:
 
         def run() -> None:
             try:
-                asyncio.run(operate(config, RunOptions(), stop_flag=stop, ready_flag=ready))
+                options = RunOptions(namespaces=self.settings.namespaces)
+                asyncio.run(operate(config, options, stop_flag=stop, ready_flag=ready))
             except BaseException as error:
                 failure.append(error)
                 ready.set()
@@ -312,6 +314,7 @@ class Sandbox:
                 str(health_port),
                 "--log-format",
                 "json",
+                *(arg for pattern in self.settings.namespaces for arg in ("--namespace", pattern)),
             ],
             env={**os.environ, **self.env, **replica_env},
             stdout=log,

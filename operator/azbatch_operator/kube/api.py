@@ -13,15 +13,20 @@ import asyncio
 import base64
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# kopf's own namespace matching, so the flows read are those of the namespaces kopf watches.
+from kopf._cogs.structs.references import NamespaceName, match_namespace, select_specific_namespaces
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from azbatch_operator.kube.loop_writes import LoopWriter
+from azbatch_operator.logs import get_logger
+
+_log = get_logger()
 
 GROUP = "azbatch.dev"
 VERSION = "v1alpha1"
@@ -152,30 +157,67 @@ class KubeGateway:
         """Tell an Event about the object `involved` (apiVersion, kind, namespace, name, uid)."""
         self._writes.event(involved, type_, reason, message)
 
-    async def pools_in_disruption(self, *, page: int = LIST_PAGE) -> list[tuple[str, str, str]]:
-        """(account ARM id, uid, namespace/name) of every BatchPool whose status says a recreate or a
-        scale to zero is under way: they keep their place in the disruption budget across a restart.
+    async def pools_in_disruption(
+        self, namespaces: Sequence[str] = (), *, page: int = LIST_PAGE
+    ) -> list[tuple[str, str, str]]:
+        """(account ARM id, uid, namespace/name) of every BatchPool the operator serves whose status
+        says a recreate or a scale to zero is under way: they keep their place in the disruption
+        budget across a restart.
+
+        `namespaces` are the operator's `--namespace` patterns (kopf's syntax; none: every
+        namespace). Only their BatchPools are read: an operator limited to some namespaces may not
+        list the others, and a flow it does not serve would hold a place it never gives up.
 
         Read `page` BatchPools at a time. A 410 between pages (the first page's snapshot is gone
         from the server's history) reads the collection again from its start, as client-go does;
         after READ_AGAIN_AFTER_EXPIRY such reads, once more in one answer, which cannot expire: a
         flow under way left out would let another start beside it, beyond the budget."""
+        found: list[tuple[str, str, str]] = []
+        for namespace in await self._served(namespaces) if namespaces else [None]:
+            found.extend(await self._flows_in(namespace, page))
+        return found
+
+    async def _served(self, patterns: Sequence[str]) -> list[str]:
+        """The namespaces the patterns select, as kopf selects those it watches: by their names
+        when no pattern is a glob, else among the namespaces that exist."""
+        named: list[str] = sorted(select_specific_namespaces(patterns))
+        if len(named) == len(patterns):
+            return named
+        try:
+            listed = await asyncio.to_thread(self._core.list_namespace)
+        except ApiException as error:  # kopf falls back to the plain names too
+            _log.warning("namespaces not listed: flows under way read only where named", status=error.status)
+            return named
+        names = [str(item.metadata.name) for item in listed.items or () if item.metadata is not None]
+        return sorted({n for n in names if any(match_namespace(NamespaceName(n), p) for p in patterns)})
+
+    async def _flows_in(self, namespace: str | None, page: int) -> list[tuple[str, str, str]]:
         for size in [*([page] * READ_AGAIN_AFTER_EXPIRY), None]:
             try:
-                return await self._flows_in_pages(size)
+                return await self._flows_in_pages(namespace, size)
             except ApiException as error:
-                if error.status != 410:  # e.g. limited to some namespaces: their flows resume as they come
+                if error.status != 410:
+                    _log.warning(
+                        "flows under way not read: each takes its budget place when its pool is reconciled",
+                        namespace=namespace or "*",
+                        status=error.status,
+                    )
                     return []
         return []
 
-    async def _flows_in_pages(self, page: int | None) -> list[tuple[str, str, str]]:
+    async def _flows_in_pages(self, namespace: str | None, page: int | None) -> list[tuple[str, str, str]]:
         found: list[tuple[str, str, str]] = []
         token = ""
         while True:
             paging: dict[str, Any] = {} if page is None else {"limit": page, "_continue": token}
-            listed = await asyncio.to_thread(
-                self._custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, **paging
-            )
+            if namespace is None:
+                listed = await asyncio.to_thread(
+                    self._custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, **paging
+                )
+            else:
+                listed = await asyncio.to_thread(
+                    self._custom.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, **paging
+                )
             listed = listed if isinstance(listed, dict) else {}
             found.extend(flow for item in listed.get("items") or () if (flow := _in_disruption(item)))
             token = (listed.get("metadata") or {}).get("continue") or ""

@@ -85,3 +85,29 @@ def test_a_snapshot_gone_between_pages_starts_the_read_again_then_reads_it_whole
         "read again from the first page a few times, then whole"
     )
     assert firsts[-1].params.get("limit") is None
+
+
+def test_a_namespaced_operator_reads_the_flows_of_the_namespaces_its_patterns_select(
+    kube: KubeStandInThread,
+) -> None:
+    client = KubeClient(kube.url)
+    for namespace in ("team-a", "team-b", "other"):
+        client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        created = client.create(pool_manifest("pool", namespace=namespace))
+        client.patch(created, {"status": {"recreate": {"phase": "Draining"}}}, subresource="status")
+    gateway = KubeGateway(k8s.Configuration(host=kube.url))
+
+    def flows(*patterns: str) -> list[str]:
+        return sorted(name for _, _, name in asyncio.run(gateway.pools_in_disruption(patterns, page=2)))
+
+    assert flows("team-a") == ["team-a/pool"]
+    assert flows("team-a", "other") == ["other/pool", "team-a/pool"]
+    assert flows("team-*,!team-b") == ["team-a/pool"]  # kopf's syntax: globs, then exclusions
+    assert flows("!team-*") == ["other/pool"]  # a leading exclusion implies every other namespace
+    assert flows() == ["other/pool", "team-a/pool", "team-b/pool"]
+    cluster_wide = [
+        r
+        for r in kube.kube["get", BATCHPOOLS]
+        if "/namespaces/" not in r.url.path and not r.params.get("continue")
+    ]
+    assert len(cluster_wide) == 1, "only the operator that serves every namespace lists them all"

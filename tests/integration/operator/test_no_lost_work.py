@@ -222,6 +222,30 @@ def test_one_pool_of_an_account_is_recreated_at_a_time(fresh: Sandbox) -> None:
     assert _writes(fresh, "DELETE") == 3
 
 
+def test_a_namespaced_operator_is_not_held_up_by_a_flow_it_does_not_serve() -> None:
+    with Sandbox(SandboxSettings(**FAST, namespaces=("default",))) as sandbox:
+        sandbox.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "elsewhere"}})
+        # Another install of the operator serves `elsewhere`; its pool of the same account is mid-recreate.
+        foreign = sandbox.kube.apply(pool_manifest("foreign", namespace="elsewhere"))
+        sandbox.kube.patch(foreign, {"status": {"recreate": {"phase": "Draining"}}}, subresource="status")
+        mine = pool_manifest("mine")
+        sandbox.kube.apply(mine)
+        _ready(sandbox, "mine")
+        created = _created(sandbox, "mine")
+        sandbox.stop_operator()
+        sandbox.start_operator()  # seeds its budget from the flows under way it serves, and only those
+
+        sandbox.kube.apply(_bump_extension(mine))
+        wait_until(
+            lambda: _converged(sandbox, "mine") and _created(sandbox, "mine") != created,
+            timeout=90,
+            what="the served pool recreated",
+        )
+        reasons = condition(sandbox.pool("mine") or {}, "Reconciling").get("reason")
+        assert reasons != "WaitingForDisruptionBudget"
+        assert azure_pool(sandbox, "foreign") is None, "the operator never touched what it does not serve"
+
+
 # --- the non-convergence brake ---------------------------------------------------------------------
 
 
