@@ -44,6 +44,7 @@ class DisruptionBudget:
 
     def request(self, account: str, uid: str, name: str) -> Admission:
         """Start a destructive step now, or queue for one (asking again keeps the place)."""
+        account = account.lower()  # ARM ids ignore case: one account, however a spec spells it
         holders = self._holders.setdefault(account, {})
         if uid in holders:
             return Admission(True, limit=self.limit)
@@ -59,11 +60,13 @@ class DisruptionBudget:
 
     def hold(self, account: str, uid: str, name: str) -> None:
         """A flow under way keeps (or takes back) its place, whatever the limit."""
+        account = account.lower()
         self._waiting.get(account, {}).pop(uid, None)
         self._holders.setdefault(account, {})[uid] = name
 
     def release(self, account: str, uid: str) -> None:
         """The pool is not in, nor waiting for, a destructive step (any more)."""
+        account = account.lower()
         self._holders.get(account, {}).pop(uid, None)
         self._waiting.get(account, {}).pop(uid, None)
 
@@ -86,4 +89,4 @@ class DisruptionBudget:
             self.release(account, uid)
 
     def holders(self, account: str) -> tuple[str, ...]:
-        return tuple(self._holders.get(account, {}).values())
+        return tuple(self._holders.get(account.lower(), {}).values())

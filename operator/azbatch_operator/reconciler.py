@@ -1102,6 +1102,7 @@ async def finalize(runtime: Runtime, body: Mapping[str, Any], events: EventSink)
     A pool is deleted only when this resource owns it, manages it, and deletionPolicy is Delete.
     """
     ident = identity_of(body)
+    runtime.budget.withdraw(ident.uid)  # going away, it waits for no recreate, nor holds up those that do
     resource, _ = validation.validate_manifest(resource_document(body))
     if resource is None:
         events(
@@ -1109,10 +1110,12 @@ async def finalize(runtime: Runtime, body: Mapping[str, Any], events: EventSink)
             "PoolLeft",
             "The spec is invalid, so no pool is known to belong to it: nothing deleted.",
         )
+        forget(runtime, ident)
         return Finalization(True, "invalid spec")
     policy = resource.spec.policy
     if policy.reconcile == "Observe":
         events("Normal", "PoolLeft", "policy.reconcile is Observe: the Azure pool is left as it is.")
+        forget(runtime, ident)
         return Finalization(True, "observe only")
     account = account_of(resource)
     pool_name = resource.pool_name
