@@ -484,7 +484,7 @@ def _decide(
         desired, observed, spec.policy, adopting=decision is not None and decision.reason == "Adopting"
     )
     if spec.policy.reconcile == "Observe":
-        return _observe_only(plan, observed, recreate, runtime)
+        return _observe_only(plan, observed, recreate, scale_down, runtime)
 
     if memory.resize_generation != ident.generation:  # a new spec is a new chance to allocate
         memory.resize_generation, memory.resize_attempts, memory.last_resize_at = ident.generation, 0, None
@@ -693,8 +693,11 @@ def _observe_only(
     plan: planning.Plan,
     observed: rendering.ObservedPool | None,
     recreate: RecreateState | None,
+    scale_down: ScaleDownState | None,
     runtime: Runtime,
 ) -> _Outcome:
+    """Write nothing to Azure; a flow under way is paused, not ended: its status stays, and with it
+    its budget place (Azure may still be draining the pool)."""
     if plan.is_noop:
         progress = Progress(Phase.OBSERVING, "InSync", "Observe only: the pool matches the spec.")
     else:
@@ -702,9 +705,8 @@ def _observe_only(
         progress = Progress(
             Phase.OBSERVING, "Drifted", f"Observe only (policy.reconcile=Observe); would do: {summary}"
         )
-    return _Outcome(
-        Report(progress, observed, recreate, None, None), runtime.config.resync_interval, "success"
-    )
+    report = Report(progress, observed, recreate, None, None, scale_down=scale_down)
+    return _Outcome(report, runtime.config.resync_interval, "success")
 
 
 async def _observe_health(

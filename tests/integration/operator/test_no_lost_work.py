@@ -319,6 +319,35 @@ def test_scale_to_zero_with_busy_nodes_is_bounded_by_the_drain_timeout(fresh: Sa
     assert "DrainTimedOut" in _events(fresh, name)
 
 
+def test_a_scale_to_zero_paused_by_observe_keeps_its_budget_place(fresh: Sandbox) -> None:
+    paused = pool_manifest("paused", policy={"updateStrategy": "ScaleToZero", "drain": {"timeout": "PT60M"}})
+    waiting = pool_manifest("waiting")
+    for manifest in (paused, waiting):
+        fresh.kube.apply(manifest)
+        _ready(fresh, manifest["metadata"]["name"])
+    fresh.admin.busy_nodes(pool_id(fresh, "paused"), 10 * 3600)
+    changed = copy.deepcopy(paused)
+    changed["spec"]["vmSize"] = "STANDARD_D4S_V3"
+    fresh.kube.apply(changed)
+    fresh.wait_for_condition("paused", "Reconciling", timeout=30)
+    wait_until(
+        lambda: bool(((fresh.pool("paused") or {}).get("status") or {}).get("scaleToZero")),
+        timeout=30,
+        what="the scale to zero under way",
+    )
+    changed["spec"]["policy"]["reconcile"] = "Observe"  # the user pauses the operator on this pool
+    fresh.kube.apply(changed)
+    fresh.kube.apply(_bump_extension(waiting))
+    created = _created(fresh, "waiting")
+
+    fresh.wait_for_condition("waiting", "Reconciling", reason="WaitingForDisruptionBudget", timeout=30)
+    time.sleep(2 * RESYNC)
+    status = (fresh.pool("paused") or {}).get("status") or {}
+    assert status.get("scaleToZero"), "the pause says the scale to zero is under way (Azure still drains)"
+    assert condition(fresh.pool("waiting") or {}, "Reconciling").get("reason") == "WaitingForDisruptionBudget"
+    assert _created(fresh, "waiting") == created and _writes(fresh, "DELETE") == 0
+
+
 # --- resizes are not fought ---------------------------------------------------------------------------
 
 
