@@ -789,6 +789,10 @@ def _patch(
     body = dict(action.patch or {})
     properties = dict(body.get("properties") or {})
     notices = tuple(Notice("Warning", "DigestKeyChanged", text) for text in plan.warnings)
+    shrink = _shrink_notice(properties.get(_SCALE), observed)
+    gated = _gate_scale(properties.get(_SCALE), shrink, guards)
+    if gated is not None:
+        return Step(StepKind.WAIT, gated, None, action=action, requeue_after=tunables.steady_requeue)
     if _SCALE in properties and observed is not None and not observed.is_steady:
         # Azure refuses a scale change while a resize runs (409 PoolBeingResized): the other fields
         # go now, on their own; the scale waits, or the running resize is stopped if it aims elsewhere.
@@ -829,7 +833,6 @@ def _patch(
             action=action,
             requeue_after=tunables.active_requeue,
         )
-    shrink = _shrink_notice(properties.get(_SCALE), observed)
     return Step(
         StepKind.PATCH,
         Progress(Phase.RECONCILING, "Patching", f"Updating {', '.join(action.fields)} in place."),
@@ -839,6 +842,16 @@ def _patch(
         requeue_after=tunables.active_requeue,
         notices=notices if shrink is None else (*notices, shrink),
     )
+
+
+def _gate_scale(scale: Any, shrink: Notice | None, guards: Guards) -> Progress | None:
+    """A scale patch that may take nodes away from an adopted pool waits for the user's approval,
+    as a recreate does: a lowered target, or an autoscale formula (which decides what stays)."""
+    if shrink is not None:
+        return _gate("scale-down", (shrink.message,), guards)
+    if isinstance(scale, Mapping) and "autoScale" in scale:
+        return _gate("scale change", ("the autoscale formula decides how many nodes stay",), guards)
+    return None
 
 
 def _shrink_notice(scale: Any, observed: ObservedPool | None) -> Notice | None:

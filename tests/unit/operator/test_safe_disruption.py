@@ -226,6 +226,25 @@ def test_an_adopted_pool_is_not_disrupted_without_approval_for_this_generation()
     assert approved.kind is StepKind.RECORD and approved.starts_disruption
 
 
+def test_an_adopted_pool_is_not_shrunk_without_approval() -> None:
+    adopted = Guards(generation=4, resource="render -n team", adopted=True)
+    shrink = {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 0}}}}
+    fewer = Plan((Action(ActionType.PATCH, ("scaleSettings",), ("scaleSettings differs",), shrink),))
+    refused = step(fewer, POOL, guards=adopted)  # e.g. an adopting spec that leaves scaleSettings out
+    assert refused.kind is StepKind.WAIT and refused.progress.reason == "ApprovalRequired"
+    assert "2 dedicated (2 to 0)" in refused.progress.message
+    assert "azbatch.dev/approve-disruption=4" in refused.progress.message
+    formula = {"properties": {"scaleSettings": {"autoScale": {"formula": "$TargetDedicatedNodes=0;"}}}}
+    to_autoscale = Plan((Action(ActionType.PATCH, ("scaleSettings",), ("scaleSettings differs",), formula),))
+    assert step(to_autoscale, POOL, guards=adopted).progress.reason == "ApprovalRequired"
+    grow = {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 4}}}}
+    more = Plan((Action(ActionType.PATCH, ("scaleSettings",), ("scaleSettings differs",), grow),))
+    assert step(more, POOL, guards=adopted).kind is StepKind.PATCH, "adding nodes takes nothing away"
+    assert step(_patch("metadata"), POOL, guards=adopted).kind is StepKind.PATCH
+    assert step(fewer, POOL, guards=replace(adopted, approved=True)).kind is StepKind.PATCH
+    assert step(fewer, POOL).kind is StepKind.PATCH, "a pool the operator made shrinks as its spec says"
+
+
 # --- at most one recreate per generation -----------------------------------------------------------
 
 
