@@ -195,7 +195,7 @@ class StepKind(enum.StrEnum):
 # drain is told as Resizing). However many routine Events wait, these are never dropped for room:
 # they are few (the disruption budget bounds them) and they are the notice the user was promised.
 DISRUPTION_NOTICES = frozenset(
-    {"RecreateStarted", "ScalingToZero", "ScalingDown", "Resizing", "Draining", "Deleting"}
+    {"RecreateStarted", "ScalingToZero", "ScalingDown", "Resizing", "Draining", "Deleting", "RemovingNode"}
 )
 
 

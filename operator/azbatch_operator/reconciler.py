@@ -916,6 +916,13 @@ async def _remediate(
         drain = _drain_rules(spec)
         option = "TaskCompletion" if drain.enabled else "Requeue"
         ids = [c.node_id for c in decision.remove]
+        for candidate in decision.remove:  # told before the nodes go, as every destructive step is
+            events(
+                "Normal",
+                "RemovingNode",
+                f"Removing node {candidate.node_id} ({candidate.cause}) so Batch replaces it"
+                f" (nodeDeallocationOption {option}).",
+            )
         try:
             await runtime.nodes.remove_nodes(
                 account,
@@ -929,6 +936,7 @@ async def _remediate(
                 "Waiting",
                 redact(f"Removing {', '.join(ids)} failed: {error}"),
             )
+            events("Warning", "NodeRemovalFailed", f"{state['message']} Asked again next health interval.")
             get_logger(pool=pool_name).warning("node removal failed", error=str(error))
         else:
             memory.fresh = True  # the removal is a resize: read the pool itself next pass
@@ -937,12 +945,6 @@ async def _remediate(
             for candidate in decision.remove:
                 memory.removed[candidate.node_id] = now
                 NODE_REMOVALS.labels(*labels, candidate.kind).inc()
-                events(
-                    "Normal",
-                    "RemovingNode",
-                    f"Removing node {candidate.node_id} ({candidate.cause}) so Batch replaces it"
-                    f" (nodeDeallocationOption {option}).",
-                )
             state["removedNodes"] = ids
             state["lastRemovalTime"] = _iso(runtime.now())
             state["removedTotal"] = int(previous.get("removedTotal") or 0) + len(ids)

@@ -38,9 +38,12 @@ class FakeNodes:
         self.calls: list[dict[str, Any]] = []
         self.writes: list[str] = []  # pools the observer was told were written
         self.error = error
+        self.told: Any = list  # the events posted so far (set by `_run`)
+        self.told_before: list[list[Any]] = []  # what had been told when each removal was sent
 
     async def remove_nodes(self, account: Any, pool: str, node_ids: list[str], **options: Any) -> None:
         self.calls.append({"pool": pool, "nodes": list(node_ids), **options})
+        self.told_before.append(self.told())
         if self.error is not None:
             raise self.error
 
@@ -70,6 +73,7 @@ def _run(
     runtime: Any, memory: reconciler.PoolMemory, nodes: list[NodeSummary], busy: str | None = None
 ) -> list[Any]:
     events: list[Any] = []
+    runtime.nodes.told = lambda: [e[1] for e in events]
     spec = BatchPoolSpec.model_validate(SPEC)
     asyncio.run(
         reconciler._remediate(
@@ -90,6 +94,7 @@ def test_failing_nodes_are_removed_with_the_drain_option_a_bounded_number_per_in
     assert call["deallocation"] == "TaskCompletion"  # policy.drain.enabled (default)
     assert call["resize_timeout"] >= timedelta(minutes=5)
     assert [e[1] for e in events] == ["RemovingNode", "RemovingNode"]
+    assert fake.told_before == [["RemovingNode", "RemovingNode"]], "told before the nodes are removed"
     assert "exit code 3" in events[0][2]
     assert NODE_REMOVALS.labels("ns", "p", "startTaskFailed")._value.get() == before + 2
     assert memory.remediation is not None and memory.remediation["removedTotal"] == 2
@@ -139,7 +144,9 @@ def test_a_refused_removal_is_reported_and_retried_later() -> None:
     error = AzureCallError("POST removenodes", 409, "PoolBeingResized", "The pool is being resized.")
     fake, memory = FakeNodes(error), reconciler.PoolMemory()
     events = _run(_runtime(fake, [0.0]), memory, _pool(1))
-    assert len(fake.calls) == 1 and events == []
+    assert len(fake.calls) == 1
+    assert [e[1] for e in events] == ["RemovingNode", "NodeRemovalFailed"]
+    assert "PoolBeingResized" in events[1][2] and events[1][0] == "Warning"
     assert memory.remediation is not None and memory.remediation["reason"] == "Waiting"
     assert "PoolBeingResized" in memory.remediation["message"]
     assert memory.removed == {}  # not removed: asked for again next interval
