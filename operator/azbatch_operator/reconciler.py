@@ -627,8 +627,16 @@ async def _carry_out(
         return observed, None
     pools = runtime.pools
     if step.kind is StepKind.CREATE:
-        result = await _create(runtime, account, pool_name, step, log)
-        events("Normal", "Created", f"Created pool {pool_name} in {account.account_name}.")
+        result, made = await _create(runtime, account, pool_name, step, log)
+        if made:
+            events("Normal", "Created", f"Created pool {pool_name} in {account.account_name}.")
+        else:
+            events(
+                "Normal",
+                "PoolFound",
+                f"Pool {pool_name} already exists in {account.account_name} (made meanwhile, not created by "
+                "this resource): nothing was written; the next pass decides whether it may be managed.",
+            )
     elif step.kind is StepKind.PATCH:
         result = await pools.update(
             account, pool_name, step.body or {}, etag=observed.etag if observed else None
@@ -676,16 +684,17 @@ async def _record(
 
 async def _create(
     runtime: Runtime, account: AccountRef, pool_name: str, step: Step, log: Any
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], bool]:
+    """The pool as the PUT left it, and whether this PUT made it."""
     try:
-        return await runtime.pools.create(account, pool_name, step.body or {})
+        return await runtime.pools.create(account, pool_name, step.body or {}), True
     except AzureCallError as error:
         if error.status in (409, 412):
             # It exists after all (our own earlier PUT, or someone else's): look again, act next pass.
             existing = await runtime.pools.get(account, pool_name)
             if existing is not None:
                 log.info("pool already exists; re-reading it", pool=pool_name)
-                return existing
+                return existing, False
         raise
 
 
