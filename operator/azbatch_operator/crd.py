@@ -40,6 +40,17 @@ POOL_NAME_IMMUTABLE_MESSAGE = (
     "the Azure pool name (spec.poolName, default metadata.name) is immutable: "
     "create a new BatchPool to use another pool"
 )
+# Once the pool exists (the status shows it), its account is fixed: a BatchPool moved to another
+# account would leave its pool behind in the old one, running (or half drained) and never looked
+# at again. Before that (a typo in the account, the pool never made) it may be corrected.
+ACCOUNT_FIXED_RULE = (
+    "self.spec.account == oldSelf.spec.account || !has(oldSelf.status) || !has(oldSelf.status.pool)"
+)
+ACCOUNT_FIXED_MESSAGE = (
+    "spec.account cannot change once its pool exists (status.pool): the pool would be left behind in "
+    "the old account. To move it, create a BatchPool for the new account and delete this one (its "
+    "deletionPolicy applies to the old pool)"
+)
 
 # JSON Schema keywords copied as they are; anything not handled below is an error.
 _PASSTHROUGH = {
@@ -184,6 +195,12 @@ def resource_schema() -> dict[str, Any]:
                 "message": POOL_NAME_IMMUTABLE_MESSAGE,
                 "reason": "FieldValueForbidden",
                 "fieldPath": ".spec.poolName",
+            },
+            {
+                "rule": ACCOUNT_FIXED_RULE,
+                "message": ACCOUNT_FIXED_MESSAGE,
+                "reason": "FieldValueForbidden",
+                "fieldPath": ".spec.account",
             },
         ],
     }

@@ -214,6 +214,20 @@ def test_the_project_examples_are_admitted_and_the_pool_name_is_immutable() -> N
         assert "spec.poolName: Forbidden" in message
 
 
+def test_a_pool_that_exists_keeps_its_account() -> None:
+    with KubeStandInThread(crd_files=[PROJECT_ROOT / "crds" / "batchpools.azbatch.dev.yaml"]) as kube:
+        client = KubeClient(kube.url)
+        manifest = yaml.safe_load((PROJECT_ROOT / "examples" / "keyvault-linux.yaml").read_text())
+        manifest["metadata"]["namespace"] = "default"
+        pool = client.create(manifest)
+        corrected = client.patch(pool, {"spec": {"account": {"accountName": "typofixed"}}})
+        assert corrected["spec"]["account"]["accountName"] == "typofixed", "no pool yet: it may be corrected"
+        client.patch(pool, {"status": {"pool": {"provisioningState": "Succeeded"}}}, subresource="status")
+        message = rejection(client, client.patch, pool, {"spec": {"account": {"accountName": "elsewhere"}}})
+        assert "spec.account: Forbidden" in message and "cannot change once its pool exists" in message
+        client.patch(pool, {"spec": {"vmSize": "STANDARD_D4S_V3"}})  # the rest of the spec stays editable
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=4),
     lambda inner: (

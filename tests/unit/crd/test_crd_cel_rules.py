@@ -156,6 +156,31 @@ class TestPoolNameIsImmutable:
         assert cel_harness.rejections(schema, _pool(spec__poolName="anything")) == []
 
 
+class TestTheAccountIsFixedOnceThePoolExists:
+    def _made(self) -> dict[str, Any]:
+        made = _pool()
+        made["status"] = {"pool": {"provisioningState": "Succeeded"}}
+        return made
+
+    def test_moving_a_pool_that_exists_is_rejected(self, schema: dict[str, Any]) -> None:
+        moved = _pool(spec__account__accountName="otheraccount")
+        (failure,) = cel_harness.rejections(schema, moved, old=self._made())
+        assert failure.startswith("<root>: spec.account cannot change once its pool exists")
+        assert "create a BatchPool for the new account" in failure
+
+    def test_correcting_the_account_before_any_pool_is_admitted(self, schema: dict[str, Any]) -> None:
+        corrected = _pool(spec__account__accountName="rightaccount")
+        assert cel_harness.rejections(schema, corrected, old=_pool()) == []
+        stalled = _pool()
+        stalled["status"] = {"conditions": []}  # e.g. Stalled: the account was not found
+        assert cel_harness.rejections(schema, corrected, old=stalled) == []
+
+    def test_other_changes_and_status_writes_are_admitted(self, schema: dict[str, Any]) -> None:
+        resized = _pool(spec__vmSize="STANDARD_D4")
+        resized["status"] = self._made()["status"]
+        assert cel_harness.rejections(schema, resized, old=self._made()) == []
+
+
 def test_pruning_drops_undeclared_fields_but_keeps_extension_settings(schema: dict[str, Any]) -> None:
     pool = _pool(spec__unknownField=1)
     pruned = cel_harness.prune(schema, pool, root=True)
