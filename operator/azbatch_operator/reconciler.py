@@ -986,18 +986,25 @@ def _stalled(
     *,
     requeue: float,
     observed: rendering.ObservedPool | None = None,
+    unread: bool = True,
 ) -> _Outcome:
     progress = Progress(Phase.STALLED, reason, message)
-    return _Outcome(_keeping_flows(progress, observed, previous), requeue, "stalled")
+    return _Outcome(_keeping_flows(progress, observed, previous, unread=unread), requeue, "stalled")
 
 
 def _keeping_flows(
-    progress: Progress, observed: rendering.ObservedPool | None, previous: Mapping[str, Any]
+    progress: Progress,
+    observed: rendering.ObservedPool | None,
+    previous: Mapping[str, Any],
+    *,
+    unread: bool = True,
 ) -> Report:
-    """A report for a pass that did not reach the core: the flows under way are kept as they were."""
+    """A report for a pass that did not reach the core: the flows under way are kept as they were,
+    and so is what the pool was last seen doing, unless the pass read it (or it cannot exist)."""
     recreate = RecreateState.from_dict(previous.get("recreate"))
     scale_down = ScaleDownState.from_dict(previous.get("scaleToZero"))
-    return Report(progress, observed, recreate, None, None, scale_down)
+    kept = unread and observed is None
+    return Report(progress, observed, recreate, None, None, scale_down, unread=kept)
 
 
 def _azure_failure(
@@ -1017,7 +1024,8 @@ def _azure_failure(
             message += f" Credentials tried: {credentials}."
         # A missing subscription, group or account may be created by someone: look again every interval.
         requeue = min(verdict.delay, resync) if error.missing else verdict.delay
-        return _stalled(verdict.reason, message, previous, requeue=requeue)
+        # No subscription, group or account: no pool either (status.pool goes).
+        return _stalled(verdict.reason, message, previous, requeue=requeue, unread=error.missing is None)
     delay = retry_delay(verdict, retry_after=error.retry_after, attempt=memory.retries)
     memory.retries += 1
     progress = Progress(Phase.RECONCILING, verdict.reason, f"Retrying in {int(delay)}s: {text}")

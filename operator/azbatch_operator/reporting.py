@@ -32,6 +32,7 @@ class Report:
     last_recreate: Mapping[str, Any] | None = None  # None: keep what was there
     nodes: Mapping[str, Any] | None = None  # status.nodes; None: not observed this time, keep it
     nodes_verdict: ExtensionsVerdict | None = None  # NodesHealthy; None: keep the condition
+    unread: bool = False  # the pass did not read the pool: status.pool stays what was last seen
 
 
 def build_status(
@@ -54,7 +55,7 @@ def build_status(
     status: dict[str, Any] = {
         "observedGeneration": generation,
         "conditions": cond.to_dicts(conditions),
-        "pool": pool_status(report.observed) if report.observed is not None else None,
+        "pool": _pool_status(previous, report),
         "recreate": report.recreate.to_dict() if report.recreate is not None else None,
         "scaleToZero": report.scale_down.to_dict() if report.scale_down is not None else None,
     }
@@ -92,6 +93,13 @@ def pool_status(observed: ObservedPool) -> dict[str, Any]:
 
 def _resize_errors(errors: Sequence[ResizeError]) -> list[dict[str, str]]:
     return [{"code": error.code, "message": error.message} for error in errors[:MAX_RESIZE_ERRORS]]
+
+
+def _pool_status(previous: Mapping[str, Any], report: Report) -> dict[str, Any] | None:
+    if report.observed is not None:
+        return pool_status(report.observed)
+    kept = previous.get("pool") if report.unread else None
+    return dict(kept) if isinstance(kept, Mapping) else None
 
 
 def status_changed(previous: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
