@@ -30,6 +30,7 @@ from azbatch_operator.convergence import (
     APPROVE_ANNOTATION,
     Guards,
     NotConverging,
+    RecreatePhase,
     RecreateState,
     ScaleDownState,
     Step,
@@ -38,7 +39,6 @@ from azbatch_operator.convergence import (
     after_create,
     health_is_counts,
     next_step,
-    orphan_patch,
     remediation_blocked,
     settled_quietly,
     takes_nodes_away,
@@ -1159,11 +1159,40 @@ async def finalize(runtime: Runtime, body: Mapping[str, Any], events: EventSink)
         forget(runtime, ident)
         return Finalization(True, "not ours")
     if policy.deletion_policy == "Orphan":
-        await runtime.pools.update(account, pool_name, orphan_patch(observed))
-        events("Normal", "Orphaned", f"Pool {pool_name} left running without its owner marker (Orphan).")
-        forget(runtime, ident)
-        return Finalization(True, "orphaned")
+        return await _orphan_pool(runtime, body, ident, account, pool_name, observed, resource, events)
     return await _delete_pool(runtime, body, ident, account, pool_name, observed, resource, events)
+
+
+async def _orphan_pool(
+    runtime: Runtime,
+    body: Mapping[str, Any],
+    ident: Identity,
+    account: AccountRef,
+    pool_name: str,
+    observed: rendering.ObservedPool,
+    resource: BatchPool,
+    events: EventSink,
+) -> Finalization:
+    """deletionPolicy Orphan: let the pool go, as its spec had it (a drain under way is stopped)."""
+    status = body.get("status") or {}
+    recreate = RecreateState.from_dict(status.get("recreate"))
+    draining = status.get("scaleToZero") is not None or (
+        recreate is not None and recreate.phase is RecreatePhase.DRAINING
+    )
+    scale = rendering.spec_document(resource.spec).get("scaleSettings")
+    step = convergence.orphaning_step(observed, draining=draining, scale=scale)
+    if step.kind is StepKind.STOP_RESIZE:
+        await runtime.pools.stop_resize(account, pool_name)
+        events("Normal", "StoppingResize", step.progress.message)
+    if step.kind is not StepKind.PATCH:
+        return Finalization(False, step.progress.message, runtime.config.active_requeue)
+    await runtime.pools.update(account, pool_name, step.body or {})
+    restored = " with its spec's scale sent back (the drain was stopped)" if draining and scale else ""
+    events(
+        "Normal", "Orphaned", f"Pool {pool_name} left running without its owner marker (Orphan){restored}."
+    )
+    forget(runtime, ident)
+    return Finalization(True, "orphaned")
 
 
 async def _delete_pool(

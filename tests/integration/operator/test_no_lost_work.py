@@ -449,6 +449,31 @@ def test_deleting_the_batchpool_drains_before_the_pool_is_deleted(fresh: Sandbox
     assert _writes(fresh, "DELETE") == 1
 
 
+def test_a_batchpool_orphaned_mid_drain_leaves_its_pool_at_the_spec_s_scale(fresh: Sandbox) -> None:
+    name = "orphan-drain"
+    manifest = pool_manifest(name, policy={"deletionPolicy": "Orphan", "drain": {"timeout": "PT60M"}})
+    fresh.kube.apply(manifest)
+    _ready(fresh, name)
+    created = _created(fresh, name)
+    fresh.admin.busy_nodes(pool_id(fresh, name), 10 * 3600)
+    fresh.kube.apply(_bump_extension(manifest))
+    wait_until(lambda: _target(fresh, name) == 0, timeout=60, what="the recreate's drain shrink sent")
+    fresh.admin.reset_counters()
+
+    fresh.kube.delete(manifest)  # the user lets the pool go while it drains
+    wait_until(lambda: fresh.pool(name) is None, timeout=60, what="BatchPool gone")
+
+    assert _created(fresh, name) == created and _writes(fresh, "DELETE") == 0
+    steady = lambda: str(_props(fresh, name).get("allocationState")).lower() == "steady"  # noqa: E731
+    wait_until(
+        lambda: _target(fresh, name) == 2 and steady(),
+        timeout=30,
+        what="the pool left at its spec's two nodes, not drained to zero",
+    )
+    assert "azbatch.dev/owner" not in _metadata(fresh, name)
+    assert fresh.admin.task_counts(pool_id(fresh, name)) == {"tasks_requeued": 0, "tasks_terminated": 0}
+
+
 # --- a drain is decided on the pool as it is now --------------------------------------------------------
 
 
