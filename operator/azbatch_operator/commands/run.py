@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import socket
 import sys
 from dataclasses import replace
 
@@ -14,6 +16,10 @@ from azbatch_operator.config import ConfigError, load_config
 from azbatch_operator.kube.api import load_client_configuration
 from azbatch_operator.metrics import REGISTRY
 from azbatch_operator.runner import RunOptions, operate
+
+# (flag, what is served there) of each port `run` listens on
+METRICS = ("--metrics-port", "/metrics")
+HEALTH = ("--health-port", "/healthz")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,8 +34,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (default)")
     parser.add_argument("--config", help="operator settings file (default: $AZBATCH_OPERATOR_CONFIG)")
-    parser.add_argument("--metrics-port", type=int, default=9090, help="serve /metrics here (0: off)")
-    parser.add_argument("--health-port", type=int, default=8080, help="serve /healthz here (0: off)")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9090,
+        help="serve /metrics on this port (default: %(default)s; 0: off)",
+    )
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        default=8080,
+        help="serve /healthz on this port (default: %(default)s; 0: off)",
+    )
     parser.add_argument("--peering", metavar="NAME", help="coordinate replicas through this kopf peering")
     parser.add_argument("--standalone", action="store_true", help="no peering (default unless --peering)")
     parser.add_argument(
@@ -66,7 +82,54 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         args.namespace, args.peering, args.health_port, args.metrics_port, settle_heap=config.resync_interval
     )
-    if options.metrics_port:
-        start_http_server(options.metrics_port, registry=REGISTRY)
+    problem = (
+        _same_port(options.metrics_port, options.health_port)
+        or _unusable_port(options.metrics_port, METRICS)
+        or _unusable_port(options.health_port, HEALTH)
+        or _serve_metrics(options.metrics_port)
+    )
+    if problem:
+        print(f"azbatch-operator: {problem}", file=sys.stderr)
+        return 2
     asyncio.run(operate(config, options))
     return 0
+
+
+def _same_port(metrics_port: int, health_port: int) -> str | None:
+    if metrics_port and metrics_port == health_port:
+        return f"--metrics-port and --health-port are both {metrics_port}: give each its own port"
+    return None
+
+
+def _unusable_port(port: int, server: tuple[str, str]) -> str | None:
+    """Why `port` cannot be listened on, or None. Checked before anything starts, so that a second
+    operator on this host (or any program on the port) is one clear line, not a traceback."""
+    if not port:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as both HTTP servers bind
+        try:
+            probe.bind(("0.0.0.0", port))  # noqa: S104 - where both servers listen
+        except OSError as error:
+            return _port_message(port, server, error)
+    return None
+
+
+def _serve_metrics(port: int) -> str | None:
+    """Start the /metrics server (none for port 0); the reason when it cannot listen."""
+    if not port:
+        return None
+    try:
+        start_http_server(port, registry=REGISTRY)
+    except OSError as error:  # taken since the check
+        return _port_message(port, METRICS, error)
+    return None
+
+
+def _port_message(port: int, server: tuple[str, str], error: OSError) -> str:
+    flag, path = server
+    if error.errno == errno.EADDRINUSE:
+        cause = "is already in use (by another operator on this host, or another program)"
+    else:
+        cause = f"cannot be listened on ({error.strerror or error})"
+    return f"port {port} for {path} {cause}: choose another with {flag} PORT, or {flag} 0 to serve no {path}"
