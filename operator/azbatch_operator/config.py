@@ -226,12 +226,16 @@ def _kubeconfig_namespace(env: Mapping[str, str]) -> str | None:
 def load_digest_key(env: Mapping[str, str]) -> bytes:
     """The HMAC key for secret digests; without one, secret changes cannot be detected across restarts."""
     path = env.get(DIGEST_KEY_ENV)
-    if not path:
-        return b""
+    return read_digest_key(path, DIGEST_KEY_ENV) if path else b""
+
+
+def read_digest_key(path: str, source: str) -> bytes:
+    """The key in the file `path`, as the operator reads it; `source` (a variable or a flag) says
+    in messages where the path came from."""
     try:
         key = Path(path).read_bytes().strip()
     except OSError as error:
-        raise ConfigError(f"cannot read the digest key {path} ({DIGEST_KEY_ENV}): {error}") from error
+        raise ConfigError(f"cannot read the digest key {path} ({source}): {error}") from error
     if len(key) < 16:
-        raise ConfigError(f"the digest key in {path} is too short: use at least 32 random bytes")
+        raise ConfigError(f"the digest key in {path} ({source}) is too short: use at least 32 random bytes")
     return key

@@ -3,12 +3,13 @@
 Offline: the observed pool is ARM JSON as `GET pool` returns it (a wire-example file with
 `responses.200.body` is accepted too). Live (no --observed): the pool is read from Azure with
 the operator's own credentials, for reviewing a GitOps pull request before it merges.
-Secret values come from `v1 Secret` documents in the manifest file; without them (or without
-`--digest-key-file`, the operator's digest key) the plan says which secret-backed fields were not compared.
+Secret values come from `v1 Secret` documents in the manifest file; without them (or without the
+operator's digest key: `--digest-key-file`, else `$AZBATCH_DIGEST_KEY_FILE`, as `run` reads it) the
+plan says which secret-backed fields were not compared, and why.
 
-Exit codes: 0 nothing to do, 2 changes planned (or waiting on Azure), 1 invalid input or a pool
-that cannot be planned (its subscription, resource group or Batch account does not exist: the
-message names it, as the resource's Stalled condition does), 2 also on a usage error.
+Exit codes (EPILOG, shown by `plan --help`): 0 nothing to do, 2 changes planned, 1 anything else,
+usage errors included (not argparse's 2), so that 2 always means changes, as with `terraform plan
+-detailed-exitcode`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +27,7 @@ from azbatch_operator.cloud.clients import AccountRef, AzureClients, CloudEndpoi
 from azbatch_operator.cloud.credentials import build_credential
 from azbatch_operator.cloud.errors import AzureCallError
 from azbatch_operator.cloud.pools import PoolGateway
+from azbatch_operator.config import DIGEST_KEY_ENV, ConfigError, read_digest_key
 from azbatch_operator.convergence import APPROVE_ANNOTATION
 from azbatch_operator.error_policy import classify
 from azbatch_operator.logs import redact
@@ -44,8 +47,16 @@ from azbatch_operator.validation import has_errors, validate_manifest
 EXIT_NOTHING_TO_DO: Final = 0
 EXIT_INVALID: Final = 1
 EXIT_CHANGES: Final = 2
-EXIT_USAGE: Final = 2  # as argparse: no manifest, or two
+# Not argparse's 2 (cli.py makes this command's argparse errors exit with it too): a script that
+# reads 2 as "changes planned" is never fooled by a typo.
+EXIT_USAGE: Final = EXIT_INVALID
 OFFLINE_CLUSTER: Final = "offline"
+EPILOG: Final = (
+    "Exit codes: 0 nothing to do; 2 changes planned (or waiting on Azure); 1 anything else: a usage "
+    "error, an unreadable or invalid manifest, --observed JSON that is not the pool, or a pool that "
+    "cannot be planned (its subscription, resource group or Batch account does not exist). "
+    f"The digest key: --digest-key-file, else ${DIGEST_KEY_ENV}."
+)
 
 
 class InputError(Exception):
@@ -53,6 +64,7 @@ class InputError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument(
         "manifest",
         nargs="?",
@@ -77,7 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--digest-key-file",
         metavar="PATH",
-        help="the operator's secret digest key (raw bytes); without it secret-backed fields are not compared",
+        help=f"the operator's secret digest key (default: ${DIGEST_KEY_ENV}); without one, secret-backed "
+        "fields are not compared",
     )
     parser.add_argument(
         "-o",
@@ -94,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             "azbatch-operator plan: name one manifest: plan pool.yaml, or plan -f pool.yaml", file=sys.stderr
         )
         return EXIT_USAGE
+    args.file_label = f"-f {args.file}" if args.file else args.manifest  # as the user named it
     args.file = args.file or args.manifest
     try:
         result = _plan(args)
@@ -116,7 +130,7 @@ def load_observed(args: argparse.Namespace, resource: BatchPool) -> dict[str, An
     """
     if not args.observed:
         return _read_live_pool(resource)
-    text = _read(args.observed, "--observed")
+    text = _read(args.observed, f"--observed {args.observed}")
     try:
         document = json.loads(text)
     except ValueError as error:
@@ -156,11 +170,17 @@ def _read_live_pool(resource: BatchPool) -> dict[str, Any] | None:
         ) from None
 
 
-def _read(source: str, what: str) -> str:
+def _read(source: str, label: str) -> str:
+    """The text of `source` (`-`: stdin); `label` names it as the user did (`-f pool.yaml`)."""
+    if source != "-" and Path(source).is_dir():
+        raise InputError(
+            f"{label}: a directory; plan takes one manifest file (to check every manifest in a "
+            f"directory: azbatch-operator validate {source})"
+        )
     try:
         return sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{what} {source}: cannot read it ({error})") from None
+        raise InputError(f"{label}: cannot read it ({error})") from None
 
 
 def _pick_pool(documents: list[dict[str, Any]], name: str | None, source: str) -> dict[str, Any]:
@@ -187,20 +207,22 @@ def _validated(document: dict[str, Any], source: str) -> BatchPool:
 
 
 def _digest_key(path: str | None) -> bytes | None:
+    """The operator's digest key, read as `run` reads it: from --digest-key-file, else from the
+    file $AZBATCH_DIGEST_KEY_FILE names (`azbatch-emulator env` exports it); None without either."""
+    source = "--digest-key-file"
     if path is None:
+        path, source = os.environ.get(DIGEST_KEY_ENV), DIGEST_KEY_ENV
+    if not path:
         return None
     try:
-        key = Path(path).read_bytes()
-    except OSError as error:
-        raise InputError(f"--digest-key-file {path}: cannot read it ({error.strerror})") from None
-    if len(key) < 16:
-        raise InputError(f"--digest-key-file {path}: the key must be at least 16 bytes")
-    return key
+        return read_digest_key(path, source)
+    except ConfigError as error:
+        raise InputError(str(error)) from None
 
 
 def _plan(args: argparse.Namespace) -> Plan:
     try:
-        manifests = load_manifests(_read(args.file, "-f"))
+        manifests = load_manifests(_read(args.file, args.file_label))
     except ManifestError as error:
         raise InputError(f"{args.file}: {error}") from None
     resource = _validated(_pick_pool(manifests.pools, args.name, args.file), args.file)

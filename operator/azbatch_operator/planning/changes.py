@@ -83,6 +83,17 @@ def rekeyed_warning(entities: tuple[SecretEntity, ...]) -> str:
     )
 
 
+def no_key_note(entities: tuple[SecretEntity, ...]) -> str:
+    """Why an offline plan did not compare these entities' Secrets, and how to have it do so."""
+    names = ", ".join(str(e) for e in entities)
+    return (
+        f"secret-backed fields of {names} were not compared: no digest key was given (pass the operator's "
+        "key with --digest-key-file PATH or in AZBATCH_DIGEST_KEY_FILE, which `azbatch-emulator env` sets "
+        "for the emulator's pools; in a cluster: item 'key' of the Secret azbatch-operator-digest-key, "
+        "by default)"
+    )
+
+
 def extension_field(name: str) -> str:
     return f"{EXTENSIONS_PATH}[{name}]"
 
@@ -209,16 +220,17 @@ def differences(desired: DesiredPool, observed: ObservedPool) -> Differences:
     operator_items = dict(desired.operator_metadata)
     for entity in desired.unresolved:
         notes.append(
-            f"secret-backed fields of {entity} were not compared: its Secret values are not available"
+            f"secret-backed fields of {entity} were not compared: its Secret values are not available "
+            "(put its Secret in the manifest file to compare them)"
         )
-        kept = observed.secret_digests.get(entity.metadata_name)
-        if kept is not None:
-            operator_items[entity.metadata_name] = kept
+    unkeyed = list(desired.unkeyed)
     rekeyed: list[SecretEntity] = []
     for name, digest in desired.secret_digests.items():
         entity = _entity_from_digest_name(name)
         verdict = compare_digest(digest, desired.legacy_digests.get(name), observed.secret_digests.get(name))
-        if verdict is DigestVerdict.MISSING:
+        if verdict is DigestVerdict.OTHER_KEY and not desired.digest_key_id:
+            unkeyed.append(entity)  # a digest from before key ids: without the key, no telling
+        elif verdict is DigestVerdict.MISSING:
             text = (
                 f"no secret digest recorded for {entity}: assumed unchanged (adopted or hand-made pool); "
                 "the digest is recorded now"
@@ -234,6 +246,12 @@ def differences(desired: DesiredPool, observed: ObservedPool) -> Differences:
             changes.append(_secret_change(entity))
     if rekeyed:
         notes.append(rekeyed_warning(tuple(rekeyed)))
+    if unkeyed:
+        notes.append(no_key_note(tuple(unkeyed)))
+    for entity in (*desired.unresolved, *unkeyed):
+        kept = observed.secret_digests.get(entity.metadata_name)
+        if kept is not None:
+            operator_items[entity.metadata_name] = kept
     stale = set(observed.secret_digests) - set(operator_items)
     if stale:
         metadata_reasons.append(f"remove {len(stale)} secret digest(s) of entities no longer in the spec")

@@ -291,7 +291,7 @@ def adopt(desired: DesiredPool, observed: ObservedPool, policy: Policy | None = 
         {"name": n, "value": v} for n, v in observed.metadata if not n.startswith(RESERVED_METADATA_PREFIX)
     ]
     digests = dict(desired.secret_digests)
-    for entity in desired.unresolved:
+    for entity in desired.uncompared:
         kept = observed.secret_digests.get(entity.metadata_name)
         if kept is not None:
             digests[entity.metadata_name] = kept

@@ -45,7 +45,8 @@ class DesiredPool:
 
     ``body`` is the ARM PUT body with Secret values in it: it is excluded from repr and must only
     be handed to the Azure client. ``comparable`` is secret-free and is what the planner compares.
-    ``unresolved`` lists the entities whose Secrets were not available (offline ``plan`` only);
+    ``unresolved`` lists the entities whose Secrets were not available, ``unkeyed`` those whose
+    Secret values were there but no digest key to compare them with (both offline ``plan`` only);
     such a DesiredPool can be planned against but its body must not be sent.
     """
 
@@ -55,7 +56,9 @@ class DesiredPool:
     body: dict[str, Any] = field(repr=False)
     secret_digests: Mapping[str, str] = field(repr=False)
     unresolved: tuple[SecretEntity, ...] = ()
-    digest_key_id: str = ""  # which key made ``secret_digests`` (reveals nothing about it)
+    unkeyed: tuple[SecretEntity, ...] = ()
+    # which key made ``secret_digests`` (reveals nothing about it); "" when none did (no key given)
+    digest_key_id: str = ""
     # The same digests as an operator without key ids wrote them, to read such pools without a
     # recreate: only an equal old digest proves nothing changed.
     legacy_digests: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -64,6 +67,11 @@ class DesiredPool:
     def properties(self) -> dict[str, Any]:
         properties: dict[str, Any] = self.body["properties"]
         return properties
+
+    @property
+    def uncompared(self) -> tuple[SecretEntity, ...]:
+        """The entities whose digests could not be made: the planner keeps the recorded ones."""
+        return (*self.unresolved, *self.unkeyed)
 
     @property
     def operator_metadata(self) -> dict[str, str]:
@@ -113,8 +121,9 @@ def render_pool(
     ``secrets`` maps (Secret name, key) to the value. A missing value or a protectedSettings value
     that is not a JSON object raises SecretValueError, unless ``allow_unresolved`` (offline plans):
     then the entity is listed in ``DesiredPool.unresolved`` and its digest is left out.
-    ``compare_secrets=False`` (offline, without the operator's digest key) lists every digested
-    entity as unresolved, so the plan says secret-backed fields were not compared.
+    ``compare_secrets=False`` (offline, without the operator's digest key) lists every entity
+    holding Secret values in ``DesiredPool.unkeyed``, so the plan says their secret-backed fields
+    were not compared and why; an entity without any is digested ``none`` under any key, and compared.
     The pool name is ``spec.poolName``, else ``default_pool_name``, else the last part of ``owner``
     (``<cluster id>/<namespace>/<name>``).
     """
@@ -145,9 +154,8 @@ def render_pool(
     _drop_empty_protected_settings(resolved)
 
     entities = dict.fromkeys([*always_digested_entities(document), *(s.entity for s in slots)])
-    if not compare_secrets:
-        unresolved.update(dict.fromkeys(entities))
-    compared = [entity for entity in entities if entity not in unresolved]
+    unkeyed = () if compare_secrets else tuple(e for e in entities if e in values and e not in unresolved)
+    compared = [entity for entity in entities if entity not in unresolved and entity not in unkeyed]
     digests = {e.metadata_name: recorded_digest(digest_key, e, values.get(e, {})) for e in compared}
     legacy = {e.metadata_name: secret_digest(digest_key, e, values.get(e, {})) for e in compared}
     properties = {k: v for k, v in resolved.items() if k not in OPERATOR_KEYS}
@@ -163,7 +171,8 @@ def render_pool(
         body=body,
         secret_digests=digests,
         unresolved=tuple(unresolved),
-        digest_key_id=key_id(digest_key) if compared else "",
+        unkeyed=unkeyed,
+        digest_key_id=key_id(digest_key) if compared and compare_secrets else "",
         legacy_digests=legacy,
     )
 

@@ -12,6 +12,7 @@ import yaml
 from strategies import ACCOUNT, DIGEST_KEY, azure_echo
 
 from azbatch_operator.cli import main
+from azbatch_operator.config import DIGEST_KEY_ENV
 from azbatch_operator.rendering import render_pool
 
 FIXTURES = Path(__file__).parents[1] / "rendering" / "fixtures"
@@ -73,6 +74,11 @@ def _key(tmp_path: Path) -> Path:
     path = tmp_path / "digest.key"
     path.write_bytes(DIGEST_KEY)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_digest_key_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DIGEST_KEY_ENV, raising=False)  # as after `eval "$(azbatch-emulator env)"`
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
@@ -142,7 +148,30 @@ def test_without_the_digest_key_secret_fields_are_not_compared(
 ) -> None:
     code, out, _ = _run(capsys, "-f", _manifest(tmp_path), "--observed", _observed(tmp_path))
     assert code == 0
-    assert "Note: secret-backed fields of extension 'kvext' were not compared" in out
+    assert "Note: secret-backed fields of extension 'kvext' were not compared: no digest key was given" in out
+    assert "--digest-key-file PATH or in AZBATCH_DIGEST_KEY_FILE" in out
+
+
+def test_the_digest_key_comes_from_the_environment_as_for_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = tmp_path / "digest.key"
+    key.write_bytes(DIGEST_KEY + b"\n")  # read as `run` reads it: surrounding whitespace is not the key
+    monkeypatch.setenv(DIGEST_KEY_ENV, str(key))
+    code, out, _ = _run(capsys, _manifest(tmp_path), "--observed", _observed(tmp_path))
+    assert (code, out) == (0, "No changes: the pool matches the spec.\n")
+    monkeypatch.setenv(DIGEST_KEY_ENV, str(tmp_path / "missing.key"))
+    code, _, err = _run(capsys, _manifest(tmp_path), "--observed", _observed(tmp_path))
+    assert code == 1 and f"{tmp_path / 'missing.key'} ({DIGEST_KEY_ENV})" in err
+
+
+def test_an_extension_without_secrets_is_compared_without_the_digest_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = json.loads(json.dumps(SPEC))
+    del spec["deploymentConfiguration"]["virtualMachineConfiguration"]["extensions"][0]["protectedSettings"]
+    code, out, _ = _run(capsys, _manifest(tmp_path, spec), "--observed", _observed(tmp_path, spec))
+    assert (code, out) == (0, "No changes: the pool matches the spec.\n")
 
 
 def test_without_secret_documents_secret_fields_are_not_compared(
@@ -159,6 +188,28 @@ def test_without_secret_documents_secret_fields_are_not_compared(
     )
     assert code == 0
     assert "not compared" in out
+
+
+def test_a_directory_is_named_as_given_and_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, tmp_path)
+    assert code == 1
+    assert err.startswith(f"azbatch-operator plan: {tmp_path}: a directory; plan takes one manifest file")
+    assert f"azbatch-operator validate {tmp_path}" in err
+    _, _, err = _run(capsys, "-f", tmp_path)
+    assert f": -f {tmp_path}: a directory" in err
+
+
+def test_a_usage_error_exits_1_so_that_2_always_means_changes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys)[0] == 1  # no manifest
+    with pytest.raises(SystemExit) as refused:
+        main(["plan", "--bogus", "pool.yaml"])
+    assert refused.value.code == 1
+    assert "usage: azbatch-operator plan " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["plan", "--help"])
+    assert "Exit codes: 0 nothing to do; 2 changes planned" in " ".join(capsys.readouterr().out.split())
 
 
 def test_an_invalid_manifest_exits_1_with_the_findings(

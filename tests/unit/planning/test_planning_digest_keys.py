@@ -118,3 +118,35 @@ def test_the_key_id_reveals_neither_the_key_nor_a_digest() -> None:
     assert KEY.hex()[:16] != ident and ident not in KEY.decode()
     digest = desired.secret_digests["azbatch.dev/secret-digest.extension.secretext"].partition(".")[2]
     assert ident not in digest and len(digest) == 32
+
+
+def _offline(spec: dict[str, Any]) -> rendering.DesiredPool:
+    """As `plan` renders without the operator's digest key."""
+    return rendering.render_pool(
+        spec,
+        secrets={("kv", "protected"): PROTECTED},
+        owner=OWNER,
+        digest_key=bytes(16),
+        allow_unresolved=True,
+        compare_secrets=False,
+    )
+
+
+def test_without_a_key_only_entities_holding_secrets_go_uncompared_and_the_note_says_why() -> None:
+    result = planning.plan(_offline(_spec()), _pool_made_by(_render(_spec(), KEY)), RECREATE)
+    assert result.is_noop, result.to_json()
+    (note,) = result.notes  # 'plain' holds no secret: `none` under any key, compared
+    assert note.startswith("secret-backed fields of extension 'secretext' were not compared: no digest key")
+    assert "--digest-key-file" in note and "AZBATCH_DIGEST_KEY_FILE" in note
+
+
+def test_without_a_key_a_digest_from_before_key_ids_is_kept_not_recorded_again() -> None:
+    made = _render(_spec(protected=False), KEY)
+    body = azure_echo(copy.deepcopy(made.body), dedicated=3)
+    plain = SecretEntity("extension", "plain")
+    for item in body["properties"]["metadata"]:
+        if item["name"] == plain.metadata_name:
+            item["value"] = secret_digest(KEY, plain, {})  # bare: written before key ids
+    result = planning.plan(_offline(_spec(protected=False)), rendering.observe_pool(body), RECREATE)
+    assert result.is_noop and not result.warnings, result.to_json()
+    assert any("extension 'plain' were not compared: no digest key" in note for note in result.notes)

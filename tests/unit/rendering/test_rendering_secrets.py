@@ -150,6 +150,24 @@ def test_offline_rendering_lists_unresolved_entities_instead_of_failing() -> Non
     assert "azbatch.dev/secret-digest.extension.kvext" not in desired.secret_digests
 
 
+def test_without_the_digest_key_entities_holding_secrets_are_unkeyed_the_others_compared() -> None:
+    spec = _spec()
+    plain = {"name": "plain", "publisher": "Microsoft.Azure.Monitor", "type": "AzureMonitorLinuxAgent"}
+    spec["deploymentConfiguration"]["virtualMachineConfiguration"]["extensions"].append(plain)
+    desired = render_pool(
+        spec,
+        secrets={("users", "pw"): "x"},
+        owner=OWNER,
+        digest_key=KEY,
+        allow_unresolved=True,
+        compare_secrets=False,
+    )
+    assert [str(e) for e in desired.unresolved] == ["extension 'kvext'"]  # its Secret is not there
+    assert [str(e) for e in desired.unkeyed] == ["user 'batchuser'", "mount 'data'"]
+    assert desired.secret_digests == {"azbatch.dev/secret-digest.extension.plain": "none"}  # under any key
+    assert desired.digest_key_id == ""  # no key made these
+
+
 def test_the_pool_name_is_spec_pool_name_else_the_resource_name() -> None:
     assert _render(_spec(poolName="explicit")).pool_name == "explicit"
     assert _render().pool_name == "pool-a"
