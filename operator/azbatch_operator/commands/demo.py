@@ -32,6 +32,7 @@ from azbatch_operator import logs
 from azbatch_operator.commands.demo_view import TABLE_TITLE, Chapter, extension_lines, plain_table, render
 from azbatch_operator.reporting import phase_of
 from azbatch_operator.sandbox import INSTALL_HINT, Sandbox, SandboxSettings, missing_stand_ins
+from azbatch_operator.testenv import ASSETS_ENV, KUBECONFIG_ENV, HarnessError, Server, choose_server
 
 # The manifests are the repository's examples/ folder (the operator's wheel does not carry them):
 # found next to the source tree of an editable install, else in the current directory.
@@ -267,7 +268,21 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nStopped; every stand-in and the operator are shut down.", file=sys.stderr)
         return 130
+    except HarnessError as error:  # a real API server was asked for and cannot be had
+        _say_no_kubernetes(error)
+        return 1
     return 0
+
+
+def _say_no_kubernetes(error: HarnessError) -> None:
+    """What went wrong, and the variable that asked for a real Kubernetes API instead of the stand-in."""
+    variable = KUBECONFIG_ENV if choose_server() is Server.KUBECONFIG else ASSETS_ENV
+    print(f"azbatch-operator demo: {error}", file=sys.stderr)
+    print(
+        f"azbatch-operator demo: {variable} asks for a real Kubernetes API (docs/real-apiserver.md); "
+        "unset it to run the demo on the in-repository stand-in",
+        file=sys.stderr,
+    )
 
 
 def _play(story: Story, *, live: bool) -> dict[str, Any]:

@@ -5,8 +5,8 @@
 - `AZBATCH_TEST_KUBECONFIG`: an existing cluster (kind, k3d, ...) through that kubeconfig;
 - neither: the in-repository stand-in (`azbatch_kubemock`), as before.
 
-Only `azbatch_operator.sandbox` imports this package, and only when a sandbox starts: the operator
-itself never does (the layers contract in pyproject.toml puts it above the runner).
+Only `azbatch_operator.sandbox` imports this package (and the demo command, for `HarnessError`): the
+operator itself never does (the layers contract in pyproject.toml puts it above the runner).
 """
 
 from __future__ import annotations
@@ -17,6 +17,11 @@ from collections.abc import Mapping
 
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 KUBECONFIG_ENV = "AZBATCH_TEST_KUBECONFIG"
+
+
+class HarnessError(RuntimeError):
+    """The real Kubernetes API the environment asks for cannot be started or reached (a binary
+    missing, a kubeconfig unreadable, a server that never answers); the message says what to fix."""
 
 
 class Server(enum.StrEnum):
@@ -42,4 +47,4 @@ def is_real(server: Server) -> bool:
     return server is not Server.STAND_IN
 
 
-__all__ = ["ASSETS_ENV", "KUBECONFIG_ENV", "Server", "choose_server", "is_real"]
+__all__ = ["ASSETS_ENV", "KUBECONFIG_ENV", "HarnessError", "Server", "choose_server", "is_real"]

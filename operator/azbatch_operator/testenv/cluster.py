@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from azbatch_operator.testenv import KUBECONFIG_ENV, Server
+from azbatch_operator.testenv import KUBECONFIG_ENV, HarnessError, Server
 from azbatch_operator.testenv.certs import CertPair
 from azbatch_operator.testenv.controlplane import ControlPlane
 
@@ -47,7 +47,7 @@ Obj = dict[str, Any]
 Renderer = Callable[[Path, str], Mapping[str, str]]
 
 
-class ClusterError(RuntimeError):
+class ClusterError(HarnessError):
     """The cluster cannot be used as asked (an unsupported kubeconfig, a CRD that never serves, ...)."""
 
 
@@ -303,8 +303,11 @@ class RealCluster:
             self.plane = ControlPlane(env=self.env)  # in a fresh temp dir, removed on stop
             credentials = self.plane.start()
             return Connection(credentials.server, credentials.ca_pem, client=credentials.client)
-        path = Path(self.env[KUBECONFIG_ENV]).expanduser()
-        return connection_from_kubeconfig(path)
+        given = self.env[KUBECONFIG_ENV]
+        try:
+            return connection_from_kubeconfig(Path(given).expanduser())
+        except (OSError, yaml.YAMLError) as error:
+            raise ClusterError(_unusable_kubeconfig(given, error)) from None
 
     def _client(self, connection: Connection, who: str) -> Any:
         context = connection.ssl_context(self.workdir / f"tls-{who}")
@@ -408,6 +411,18 @@ class RealCluster:
             self.client.delete(ref)
         if self._created_crd:
             self.client.request_or_none("DELETE", f"{CRD_API}/{self.crd['metadata']['name']}")
+
+
+def _unusable_kubeconfig(given: str, error: OSError | yaml.YAMLError) -> str:
+    """Why $AZBATCH_TEST_KUBECONFIG cannot be used: the file it names, or one that file names."""
+    if isinstance(error, OSError):
+        cause = f"cannot read {error.filename or given} ({error.strerror or error})"
+    else:
+        cause = f"not YAML ({' '.join(str(error).split())})"
+    return (
+        f"{KUBECONFIG_ENV}={given}: {cause}; point it at the kubeconfig of a running cluster "
+        "(`kind get kubeconfig > FILE` writes one)"
+    )
 
 
 def _namespace(name: str) -> Obj:

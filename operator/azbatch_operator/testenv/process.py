@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from azbatch_operator.testenv import HarnessError
+
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 ASSET_OVERRIDE_PREFIX = "TEST_ASSET_"
 DEFAULT_ASSETS = Path("/usr/local/kubebuilder/bin")
@@ -41,7 +43,7 @@ DEFAULT_TIMEOUT = 20.0
 POLL_INTERVAL = 0.1
 
 
-class ControlPlaneError(RuntimeError):
+class ControlPlaneError(HarnessError):
     """A binary is missing, did not become healthy in time, or exited before it did."""
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from azbatch_kubemock import KubeStandInThread
 from azbatch_operator.crd import build_crd
-from azbatch_operator.testenv import Server
+from azbatch_operator.testenv import HarnessError, Server
 from azbatch_operator.testenv.certs import CertPair, TinyCA
 from azbatch_operator.testenv.cluster import (
     CHART,
@@ -312,6 +312,23 @@ def test_a_failed_start_stops_what_it_started(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="allowed by the chart's roles"):
         cluster.start()
     assert api.objects == {}  # the RBAC it applied is gone again
+
+
+@pytest.mark.parametrize(("content", "cause"), [(None, "cannot read"), ("a: [", "not YAML")])
+def test_an_unusable_test_kubeconfig_is_a_harness_error_naming_the_variable(
+    tmp_path: Path, content: str | None, cause: str
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    if content is not None:
+        kubeconfig.write_text(content)
+    env = {"AZBATCH_TEST_KUBECONFIG": str(kubeconfig)}
+    cluster = RealCluster(Server.KUBECONFIG, tmp_path / "work", build_crd(), env=env, timeout=1)
+    with pytest.raises(HarnessError) as raised:  # what the demo command catches: no traceback
+        cluster.start()
+    assert isinstance(raised.value, ClusterError)
+    message = str(raised.value)
+    assert message.startswith(f"AZBATCH_TEST_KUBECONFIG={kubeconfig}: {cause}") and "\n" not in message
+    assert "kind get kubeconfig" in message
 
 
 def test_the_stand_in_is_not_a_real_cluster(tmp_path: Path) -> None:
