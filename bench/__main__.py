@@ -3,6 +3,7 @@
 python -m bench                 # all
 python -m bench emulator        # one
 python -m bench emulator -- --pools 100   # arguments after `--` go to the benchmark
+python -m bench --help          # this, with the benchmarks there are (`python -m bench.NAME --help`: its own)
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ def main(argv: list[str]) -> int:
     else:
         names, passthrough = argv, []
     available = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.ispkg)
+    if "--help" in names or "-h" in names:
+        print(usage(available))
+        return 0
     unknown = set(names) - set(available)
     if unknown:
-        print(f"unknown benchmark(s) {sorted(unknown)}; available: {available}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s) {sorted(unknown)}; available: {available} (python -m bench --help)",
+            file=sys.stderr,
+        )
         return 2
     for name in names or available:
         print(f"== bench.{name}", flush=True)
@@ -33,6 +40,14 @@ def main(argv: list[str]) -> int:
             if exit_.code not in (0, None):
                 return int(exit_.code) if isinstance(exit_.code, int) else 1
     return 0
+
+
+def usage(available: list[str]) -> str:
+    return (
+        "usage: python -m bench [NAME ...] [-- ARGS ...]\n\n"
+        "Run every benchmark, or the ones named; ARGS after `--` go to each of them.\n"
+        f"benchmarks: {', '.join(available)} (`python -m bench.NAME --help` shows a benchmark's own options)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""``python -m azbatch_kubemock serve``: run the stand-in for humans and for other processes.
+"""``azbatch-kubemock serve`` (``python -m azbatch_kubemock serve`` too): run the stand-in for humans
+and for other processes.
 
 Prints exactly one JSON line on stdout once it answers requests, e.g.
 ``{"url": "http://127.0.0.1:41357", "kubeconfig": "/tmp/kubeconfig", "crds": ["batchpools.azbatch.dev"]}``,
@@ -20,7 +21,10 @@ from azbatch_kubemock.standin import KubeStandIn
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m azbatch_kubemock", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="azbatch-kubemock",
+        description="A local stand-in for the Kubernetes API, on loopback HTTP.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve a Kubernetes API stand-in on loopback HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")

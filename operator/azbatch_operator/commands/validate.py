@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         choices=("text", "json"),
         default="text",
-        help="text (default) or json: [{file, name, findings: [{severity, path, message}]}]",
+        help="text (default) or json: [{file, name, errors, findings: [{severity, path, message}], "
+        "skipped?}]",
     )
 
 
