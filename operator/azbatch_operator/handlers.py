@@ -33,6 +33,7 @@ from azbatch_operator.wiring import build_runtime
 FINALIZER = "azbatch.dev/finalizer"
 ANNOTATIONS_PREFIX = "azbatch.dev"
 DELETE_WAIT = 300.0  # seconds a delete handler waits in place before handing the retry to kopf
+LOOP_CANCELLATION = 10.0  # seconds kopf lets a pool's loop finish its pass once told to stop
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -139,7 +140,7 @@ def _events(runtime: Runtime, body: kopf.Body) -> EventSink:
 
 # backoff: a pass that failed on Kubernetes itself (a status write cut off mid-way) runs again in
 # seconds, not kopf's default minute; the pass is level-based, so running it again is always safe.
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0, backoff=5.0)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=LOOP_CANCELLATION, backoff=5.0)
 async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """The reconcile loop of one BatchPool, for as long as it exists."""
     runtime: Runtime = memo["runtime"]
@@ -153,7 +154,11 @@ async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped
         while not stopped:
             memory.wakeup.clear()
             _seen(memory, body)  # what this pass reads: later events are news
-            delay = await reconcile(runtime, memory, body, events)
+            memory.in_pass = True
+            try:
+                delay = await reconcile(runtime, memory, body, events)
+            finally:
+                memory.in_pass = False
             if delay > 0:
                 await memory.wakeup.sleep(delay)
     finally:
@@ -192,6 +197,18 @@ async def changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     memory.wakeup.set()
 
 
+async def after_the_last_pass(memory: PoolMemory, limit: float = LOOP_CANCELLATION + 2.0) -> None:
+    """kopf runs deletion handlers while it stops the pool's loop. A pass still under way could
+    write to the pool after the finalizer let it go or saw it gone (a drain's shrink, a delete, a
+    create for no one) or take a budget place no one gives back: the finalizer starts once it has
+    ended (kopf cancels a loop after LOOP_CANCELLATION seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    # A flag polled, not an asyncio.Event: one a pool for ten thousand pools, and only a deletion waits.
+    while memory.in_pass and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
     """Delete, orphan or leave the Azure pool; keep the finalizer until that is done.
@@ -201,6 +218,7 @@ async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> Non
     """
     runtime: Runtime = memo["runtime"]
     events = _events(runtime, body)
+    await after_the_last_pass(_memory(memo))
     deadline = runtime.monotonic() + DELETE_WAIT
     while True:
         try:
