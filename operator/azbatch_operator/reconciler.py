@@ -1159,22 +1159,29 @@ async def finalize(runtime: Runtime, body: Mapping[str, Any], events: EventSink)
         events("Normal", "PoolLeft", f"Pool {pool_name} is not owned by this resource: left as it is.")
         forget(runtime, ident)
         return Finalization(True, "not ours")
+    leaving = _Leaving(body, ident, account, pool_name, observed, resource, events)
     if policy.deletion_policy == "Orphan":
-        return await _orphan_pool(runtime, body, ident, account, pool_name, observed, resource, events)
-    return await _delete_pool(runtime, body, ident, account, pool_name, observed, resource, events)
+        return await _orphan_pool(runtime, leaving)
+    return await _delete_pool(runtime, leaving)
 
 
-async def _orphan_pool(
-    runtime: Runtime,
-    body: Mapping[str, Any],
-    ident: Identity,
-    account: AccountRef,
-    pool_name: str,
-    observed: rendering.ObservedPool,
-    resource: BatchPool,
-    events: EventSink,
-) -> Finalization:
+@dataclass(frozen=True)
+class _Leaving:
+    """A BatchPool on its way out, and the pool it owns, as the finalizer found them."""
+
+    body: Mapping[str, Any]
+    ident: Identity
+    account: AccountRef
+    pool_name: str
+    observed: rendering.ObservedPool
+    resource: BatchPool
+    events: EventSink
+
+
+async def _orphan_pool(runtime: Runtime, leaving: _Leaving) -> Finalization:
     """deletionPolicy Orphan: let the pool go, as its spec had it (a drain under way is stopped)."""
+    body, ident, account, pool_name = leaving.body, leaving.ident, leaving.account, leaving.pool_name
+    observed, resource, events = leaving.observed, leaving.resource, leaving.events
     status = body.get("status") or {}
     recreate = RecreateState.from_dict(status.get("recreate"))
     draining = status.get("scaleToZero") is not None or (
@@ -1196,17 +1203,10 @@ async def _orphan_pool(
     return Finalization(True, "orphaned")
 
 
-async def _delete_pool(
-    runtime: Runtime,
-    body: Mapping[str, Any],
-    ident: Identity,
-    account: AccountRef,
-    pool_name: str,
-    observed: rendering.ObservedPool,
-    resource: BatchPool,
-    events: EventSink,
-) -> Finalization:
+async def _delete_pool(runtime: Runtime, leaving: _Leaving) -> Finalization:
     """deletionPolicy Delete: drain as the policy says (from the BatchPool's deletion), then DELETE."""
+    body, ident, account, pool_name = leaving.body, leaving.ident, leaving.account, leaving.pool_name
+    observed, resource, events = leaving.observed, leaving.resource, leaving.events
     now = runtime.now()
     requested = _deletion_time(body) or now
     step = convergence.deletion_step(
