@@ -260,11 +260,29 @@ def next_step(
         plan, desired, observed, drain, guards, resize_attempts, since_last_resize, now, tunables
     )
     if scale_down is not None and not (observed is not None and observed.is_steady_at_zero):
-        notice = Notice(
-            "Normal", "ScaleToZeroCancelled", "The spec no longer needs zero nodes: scaling back."
-        )
+        text = "The spec no longer needs zero nodes"
+        stopping = _stop_the_drain_first(observed, "ScaleToZeroCancelled", text, tunables)
+        if stopping is not None:
+            return replace(stopping, scale_down=scale_down)
+        notice = Notice("Normal", "ScaleToZeroCancelled", f"{text}: scaling back.")
         return replace(step, notices=(*step.notices, notice))
     return step
+
+
+def _stop_the_drain_first(
+    observed: ObservedPool | None, reason: str, text: str, tunables: Tunables
+) -> Step | None:
+    """A flow the spec no longer needs ends only once its drain's shrink has stopped: until then
+    Azure still takes nodes away, and the flow keeps its disruption budget place (the caller keeps
+    its state in the step). None when the pool is steady: the flow may end now."""
+    if observed is None or observed.is_steady:
+        return None
+    if (observed.allocation_state or "").lower() == "resizing":
+        stop = f"{text}: stopping the drain's resize (stopResize) first."
+        progress = Progress(Phase.RECONCILING, reason, stop)
+        return Step(StepKind.STOP_RESIZE, progress, None, requeue_after=1.0)
+    progress = Progress(Phase.RECONCILING, reason, f"{text}: waiting for the drain's resize to stop.")
+    return Step(StepKind.WAIT, progress, None, requeue_after=tunables.active_requeue)
 
 
 def _plain_step(
@@ -461,8 +479,12 @@ def _continue_recreate(
     if state.phase is RecreatePhase.DRAINING:
         first = plan.actions[0] if plan.actions else None
         if first is None or first.type is not ActionType.RECREATE:
-            # The spec no longer needs a new pool (reverted): nothing was deleted yet, so stop here;
-            # the next pass patches the scale settings back.
+            # The spec no longer needs a new pool (reverted): nothing was deleted yet, so stop here,
+            # once the drain's shrink has stopped; the next pass patches the scale settings back.
+            text = "The spec no longer needs a recreate"
+            stopping = _stop_the_drain_first(observed, "RecreateCancelled", text, tunables)
+            if stopping is not None and observed is not None and _same_pool(observed, state):
+                return replace(stopping, recreate=state)
             return Step(
                 StepKind.RECORD,
                 Progress(Phase.RECONCILING, "RecreateCancelled", "The spec no longer needs a recreate."),

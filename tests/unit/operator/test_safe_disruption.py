@@ -176,10 +176,25 @@ def test_a_spec_reverted_while_draining_cancels_before_any_delete() -> None:
     scale_back = Plan(
         (Action(ActionType.PATCH, ("scaleSettings",), patch={"properties": {"scaleSettings": {}}}),)
     )
-    result = step(scale_back, SHRINKING, draining())
+    # The drain's shrink still runs: stopped first, the flow (and its budget place) kept meanwhile.
+    stopping = step(scale_back, SHRINKING, draining())
+    assert stopping.kind is StepKind.STOP_RESIZE and stopping.recreate == draining()
+    assert stopping.progress.reason == "RecreateCancelled" and stopping.disruptive
+    stopped = step(scale_back, replace(SHRINKING, allocation_state="Stopping"), draining())
+    assert stopped.kind is StepKind.WAIT and stopped.recreate == draining()
+    result = step(scale_back, replace(SHRINKING, allocation_state="Steady"), draining())
     assert result.kind is StepKind.RECORD
     assert result.recreate is None
     assert [n.reason for n in result.notices] == ["RecreateCancelled"]
+
+
+def test_a_scale_to_zero_reverted_while_shrinking_stops_the_shrink_before_it_ends() -> None:
+    state = ScaleDownState(STARTED, ("vmSize",))
+    patch = Plan((Action(ActionType.PATCH, ("scaleSettings",), patch={"properties": {"scaleSettings": {}}}),))
+    stopping = step(patch, SHRINKING, scale_down=state)
+    assert stopping.kind is StepKind.STOP_RESIZE and stopping.scale_down == state and stopping.disruptive
+    stopped = step(patch, replace(SHRINKING, allocation_state="Stopping"), scale_down=state)
+    assert stopped.kind is StepKind.WAIT and stopped.scale_down == state
 
 
 def test_a_revert_after_the_delete_was_recorded_does_not_cancel() -> None:
