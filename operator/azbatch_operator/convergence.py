@@ -485,19 +485,22 @@ def _continue_recreate(
             stopping = _stop_the_drain_first(observed, "RecreateCancelled", text, tunables)
             if stopping is not None and observed is not None and _same_pool(observed, state):
                 return replace(stopping, recreate=state)
+            if first is not None and observed is not None and observed.is_steady_at_zero:
+                # Not a revert: drained to zero nodes, the pool takes the change in place (PATCH).
+                summary = "The pool is at zero nodes, where Azure takes the change in place"
+                told = f"{summary}: patched instead of recreated; nothing was deleted."
+            else:
+                summary = "The spec no longer needs a recreate"
+                told = (
+                    "Recreate cancelled while draining (the spec no longer needs it): nothing was "
+                    "deleted; the scale settings are restored."
+                )
             return Step(
                 StepKind.RECORD,
-                Progress(Phase.RECONCILING, "RecreateCancelled", "The spec no longer needs a recreate."),
+                Progress(Phase.RECONCILING, "RecreateCancelled", f"{summary}."),
                 None,
                 requeue_after=0.0,
-                notices=(
-                    Notice(
-                        "Normal",
-                        "RecreateCancelled",
-                        "Recreate cancelled while draining (the spec no longer needs it): nothing was "
-                        "deleted; the scale settings are restored.",
-                    ),
-                ),
+                notices=(Notice("Normal", "RecreateCancelled", told),),
             )
         return _drain(observed, state, drain, now, tunables)
     if state.phase is RecreatePhase.DELETING:

@@ -188,6 +188,15 @@ def test_a_spec_reverted_while_draining_cancels_before_any_delete() -> None:
     assert [n.reason for n in result.notices] == ["RecreateCancelled"]
 
 
+def test_a_recreate_drained_to_zero_that_patches_in_place_says_so_not_reverted() -> None:
+    at_zero = replace(POOL, current_dedicated_nodes=0, target_dedicated_nodes=0)
+    in_place = Plan((Action(ActionType.PATCH, ("vmSize",), patch={"properties": {"vmSize": "D4"}}),))
+    result = step(in_place, at_zero, draining())
+    assert result.kind is StepKind.RECORD and result.recreate is None
+    (notice,) = result.notices
+    assert "patched instead of recreated" in notice.message and "no longer needs" not in notice.message
+
+
 def test_a_scale_to_zero_reverted_while_shrinking_stops_the_shrink_before_it_ends() -> None:
     state = ScaleDownState(STARTED, ("vmSize",))
     patch = Plan((Action(ActionType.PATCH, ("scaleSettings",), patch={"properties": {"scaleSettings": {}}}),))
