@@ -29,8 +29,15 @@ from azbatch_operator.models import (
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
 CRD_FILE_NAME = f"{CRD_NAME}.yaml"
-CRD_FILES = (f"crds/{CRD_FILE_NAME}", f"helm/azbatch-operator/crds/{CRD_FILE_NAME}")
-REGENERATE_HINT = " && ".join(["azbatch-operator crd > " + CRD_FILES[0], f"cp {CRD_FILES[0]} {CRD_FILES[1]}"])
+# The generated file and its copies: the Helm chart's, and the kustomize base's.
+CRD_FILES = (
+    f"crds/{CRD_FILE_NAME}",
+    f"helm/azbatch-operator/crds/{CRD_FILE_NAME}",
+    f"deploy/kustomize/base/{CRD_FILE_NAME}",
+)
+REGENERATE_HINT = " && ".join(
+    ["azbatch-operator crd > " + CRD_FILES[0], *(f"cp {CRD_FILES[0]} {copy}" for copy in CRD_FILES[1:])]
+)
 
 POOL_NAME_IMMUTABLE_RULE = (
     "(has(self.spec.poolName) ? self.spec.poolName : self.metadata.name) == "
