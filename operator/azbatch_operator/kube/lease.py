@@ -112,16 +112,20 @@ class LeaseElector:
         """Renew for as long as possible; raise LeadershipLostError when leading can no longer be proven.
 
         Renewal must succeed within two thirds of the lease duration (client-go's renew deadline),
-        so this replica stops acting before another may take the lease over.
+        so this replica stops acting before another may take the lease over. A renewal that gets no
+        answer is given up at that deadline too, as client-go's renew context does: waiting on it
+        would keep this replica acting past the lease's expiry, beside the one that took it.
         """
         renew_deadline = self.duration * 2 / 3
         deadline = self._now() + renew_deadline
         while True:
             await asyncio.sleep(self.retry_period)
+            left = (deadline - self._now()).total_seconds()
             try:
-                renewed = await self.try_acquire()
-            except ApiException as error:
-                self._log.warning("lease renewal failed", status=error.status)
+                renewed = await asyncio.wait_for(self.try_acquire(), timeout=max(left, 0.0))
+            except (ApiException, TimeoutError) as error:
+                status = error.status if isinstance(error, ApiException) else "no answer"
+                self._log.warning("lease renewal failed", status=status)
                 if self._now() >= deadline:
                     lost = f"could not renew lease {self.namespace}/{self.name}"
                     raise LeadershipLostError(lost) from error
