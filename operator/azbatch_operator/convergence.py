@@ -1005,27 +1005,38 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def orphaning_step(observed: ObservedPool, *, draining: bool, scale: Mapping[str, Any] | None) -> Step:
+def orphaning_step(
+    observed: ObservedPool,
+    recreate: RecreateState | None,
+    scale_down: ScaleDownState | None,
+    scale: Mapping[str, Any] | None,
+) -> Step:
     """deletionPolicy Orphan: the pool is let go as its spec had it. A drain the operator started
     (a recreate's or a scale to zero's) would go on shrinking the pool to zero with no one looking,
-    so it is stopped first (stopResize) and the spec's scale is sent back with the let-go patch."""
-    let_go = orphan_patch(observed)
+    so it is stopped first (stopResize) and the spec's scale (`scale`, None: Azure's zero) is sent
+    back with the let-go patch. The final PATCH step carries the `Orphaned` notice to post."""
+    draining = scale_down is not None or (recreate is not None and recreate.phase is RecreatePhase.DRAINING)
+    name = observed.name or "the pool"
     if not draining or scale is None:
-        return Step(
-            StepKind.PATCH,
-            Progress(Phase.RECONCILING, "Orphaning", "Letting the pool go."),
-            None,
-            body=let_go,
-        )
+        told = Notice("Normal", "Orphaned", f"Pool {name} left running without its owner marker (Orphan).")
+        letting_go = Progress(Phase.RECONCILING, "Orphaning", "Letting the pool go.")
+        return Step(StepKind.PATCH, letting_go, None, body=orphan_patch(observed), notices=(told,))
     if (observed.allocation_state or "").lower() == "resizing":
         text = "Stopping the drain (stopResize) before letting the pool go, so it keeps its nodes."
         return Step(StepKind.STOP_RESIZE, Progress(Phase.RECONCILING, "Orphaning", text), None)
     if not observed.is_steady:
         text = "Waiting for the drain's resize to stop before letting the pool go."
         return Step(StepKind.WAIT, Progress(Phase.RECONCILING, "Orphaning", text), None)
-    body = {"properties": {**let_go["properties"], _SCALE: dict(scale)}}
+    body = {"properties": {**orphan_patch(observed)["properties"], _SCALE: dict(scale)}}
+    told = Notice(
+        "Normal",
+        "Orphaned",
+        f"Pool {name} left running without its owner marker (Orphan), with its spec's scale sent back "
+        "(the drain was stopped).",
+    )
     text = "Letting the pool go with its spec's scale sent back (the drain was stopped)."
-    return Step(StepKind.PATCH, Progress(Phase.RECONCILING, "Orphaning", text), None, body=body)
+    progress = Progress(Phase.RECONCILING, "Orphaning", text)
+    return Step(StepKind.PATCH, progress, None, body=body, notices=(told,))
 
 
 def orphan_patch(observed: ObservedPool) -> dict[str, Any]:

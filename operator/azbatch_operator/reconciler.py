@@ -30,7 +30,6 @@ from azbatch_operator.convergence import (
     APPROVE_ANNOTATION,
     Guards,
     NotConverging,
-    RecreatePhase,
     RecreateState,
     ScaleDownState,
     Step,
@@ -236,7 +235,7 @@ async def reconcile(
     if status_changed(previous, new_status):
         await runtime.kube.patch_status(ident.namespace, ident.name, new_status)
         memory.status = new_status
-    if outcome.report.recreate is None and outcome.report.scale_down is None:
+    if not outcome.report.in_flow:
         runtime.budget.ended(ident.uid)  # only now that the status says so
     elif memory.quiet_read is not None:
         _settle(memory, replace(memory.quiet_read, requeue=outcome.requeue))
@@ -485,7 +484,7 @@ def _decide(
         desired, observed, spec.policy, adopting=decision is not None and decision.reason == "Adopting"
     )
     if spec.policy.reconcile == "Observe":
-        return _observe_only(plan, observed, recreate, scale_down, runtime)
+        return _observe_only(plan, observed, previous, runtime)
 
     if memory.resize_generation != ident.generation:  # a new spec is a new chance to allocate
         memory.resize_generation, memory.resize_attempts, memory.last_resize_at = ident.generation, 0, None
@@ -702,12 +701,11 @@ async def _create(
 def _observe_only(
     plan: planning.Plan,
     observed: rendering.ObservedPool | None,
-    recreate: RecreateState | None,
-    scale_down: ScaleDownState | None,
+    previous: Mapping[str, Any],
     runtime: Runtime,
 ) -> _Outcome:
-    """Write nothing to Azure; a flow under way is paused, not ended: its status stays, and with it
-    its budget place (Azure may still be draining the pool)."""
+    """Write nothing to Azure; a flow under way is paused, not ended (as in any pass that does not
+    reach the core): its status stays, and with it its budget place (Azure may still be draining)."""
     if plan.is_noop:
         progress = Progress(Phase.OBSERVING, "InSync", "Observe only: the pool matches the spec.")
     else:
@@ -715,7 +713,7 @@ def _observe_only(
         progress = Progress(
             Phase.OBSERVING, "Drifted", f"Observe only (policy.reconcile=Observe); would do: {summary}"
         )
-    report = Report(progress, observed, recreate, None, None, scale_down=scale_down)
+    report = _keeping_flows(progress, observed, previous, unread=False)
     return _Outcome(report, runtime.config.resync_interval, "success")
 
 
@@ -1180,26 +1178,23 @@ class _Leaving:
 
 async def _orphan_pool(runtime: Runtime, leaving: _Leaving) -> Finalization:
     """deletionPolicy Orphan: let the pool go, as its spec had it (a drain under way is stopped)."""
-    body, ident, account, pool_name = leaving.body, leaving.ident, leaving.account, leaving.pool_name
-    observed, resource, events = leaving.observed, leaving.resource, leaving.events
-    status = body.get("status") or {}
-    recreate = RecreateState.from_dict(status.get("recreate"))
-    draining = status.get("scaleToZero") is not None or (
-        recreate is not None and recreate.phase is RecreatePhase.DRAINING
+    account, pool_name, events = leaving.account, leaving.pool_name, leaving.events
+    status = leaving.body.get("status") or {}
+    step = convergence.orphaning_step(
+        leaving.observed,
+        RecreateState.from_dict(status.get("recreate")),
+        ScaleDownState.from_dict(status.get("scaleToZero")),
+        rendering.spec_document(leaving.resource.spec).get("scaleSettings"),
     )
-    scale = rendering.spec_document(resource.spec).get("scaleSettings")
-    step = convergence.orphaning_step(observed, draining=draining, scale=scale)
     if step.kind is StepKind.STOP_RESIZE:
         await runtime.pools.stop_resize(account, pool_name)
         events("Normal", "StoppingResize", step.progress.message)
     if step.kind is not StepKind.PATCH:
         return Finalization(False, step.progress.message, runtime.config.active_requeue)
     await runtime.pools.update(account, pool_name, step.body or {})
-    restored = " with its spec's scale sent back (the drain was stopped)" if draining and scale else ""
-    events(
-        "Normal", "Orphaned", f"Pool {pool_name} left running without its owner marker (Orphan){restored}."
-    )
-    forget(runtime, ident)
+    for notice in step.notices:
+        events(notice.type, notice.reason, notice.message)
+    forget(runtime, leaving.ident)
     return Finalization(True, "orphaned")
 
 

@@ -34,6 +34,12 @@ class Report:
     nodes_verdict: ExtensionsVerdict | None = None  # NodesHealthy; None: keep the condition
     unread: bool = False  # the pass did not read the pool: status.pool stays what was last seen
 
+    @property
+    def in_flow(self) -> bool:
+        """The status says a recreate or a scale to zero is under way: the pool keeps its place in
+        the disruption budget (and a restart seeds it back from this status)."""
+        return self.recreate is not None or self.scale_down is not None
+
 
 def build_status(
     previous: Mapping[str, Any] | None,

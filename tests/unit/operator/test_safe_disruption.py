@@ -399,13 +399,15 @@ def test_a_flow_that_ended_gives_its_place_to_the_next_and_waiters_keep_theirs()
 
 def test_an_orphaned_pool_is_let_go_at_its_spec_s_scale_not_mid_drain() -> None:
     scale = {"fixedScale": {"targetDedicatedNodes": 2}}
-    plain = orphaning_step(POOL, draining=False, scale=scale)
+    plain = orphaning_step(POOL, None, None, scale)
     assert plain.kind is StepKind.PATCH and set(plain.body["properties"]) == {"metadata"}  # type: ignore[index]
-    assert orphaning_step(SHRINKING, draining=True, scale=scale).kind is StepKind.STOP_RESIZE
+    assert orphaning_step(SHRINKING, draining(), None, scale).kind is StepKind.STOP_RESIZE
     stopping = replace(SHRINKING, allocation_state="Stopping")
-    assert orphaning_step(stopping, draining=True, scale=scale).kind is StepKind.WAIT
+    assert orphaning_step(stopping, draining(), None, scale).kind is StepKind.WAIT
     stopped = replace(SHRINKING, allocation_state="Steady", current_dedicated_nodes=1)
-    restored = orphaning_step(stopped, draining=True, scale=scale)
+    restored = orphaning_step(stopped, None, ScaleDownState(STARTED, ("vmSize",)), scale)
     assert restored.kind is StepKind.PATCH
     assert restored.body["properties"]["scaleSettings"] == scale  # type: ignore[index]
-    assert orphaning_step(SHRINKING, draining=True, scale=None).kind is StepKind.PATCH, "spec: zero"
+    (told,) = restored.notices
+    assert told.reason == "Orphaned" and "scale sent back" in told.message
+    assert orphaning_step(SHRINKING, draining(), None, None).kind is StepKind.PATCH, "spec: zero"
