@@ -232,12 +232,13 @@ async def reconcile(
     if outcome.report.progress.reason != BUDGET_REASON:
         runtime.budget.withdraw(ident.uid)
     new_status = build_status(previous, outcome.report, generation=ident.generation, now=_iso(runtime.now()))
-    if status_changed(previous, new_status):
+    wrote = status_changed(previous, new_status)
+    if wrote:
         await runtime.kube.patch_status(ident.namespace, ident.name, new_status)
         memory.status = new_status
     if not outcome.report.in_flow:
         runtime.budget.ended(ident.uid)  # only now that the status says so
-    elif memory.quiet_read is not None:
+    if not wrote and memory.quiet_read is not None:  # a pass that wrote is never quiet
         _settle(memory, replace(memory.quiet_read, requeue=outcome.requeue))
     _tell_transitions(memory, outcome.report.progress, events, log)
     _record_metrics(runtime, memory, ident, outcome, new_status, started)

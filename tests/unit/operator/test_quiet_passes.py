@@ -114,3 +114,103 @@ def test_the_status_we_wrote_is_kept_until_the_watched_object_shows_it() -> None
     assert memory.status is None, "the watched object holds the same status: one copy is enough"
     reconciler._drop_caught_up_status(memory, {})
     assert memory.status is None
+
+
+class SteadyAzure:
+    """One pool that comes up as asked and stays so: Azure's list shows the same object each time."""
+
+    def __init__(self) -> None:
+        self.listed: dict[str, Any] | None = None
+        self.own_reads = 0
+
+    async def pool(self, account: AccountRef, name: str, *, fresh: bool) -> dict[str, Any] | None:
+        self.own_reads += fresh
+        return self.listed
+
+    async def read_now(self, account: AccountRef, name: str) -> dict[str, Any] | None:
+        self.own_reads += 1
+        return self.listed
+
+    async def create(self, account: AccountRef, name: str, body: Any) -> dict[str, Any]:
+        properties = dict(body["properties"])
+        target = properties["scaleSettings"]["fixedScale"]["targetDedicatedNodes"]
+        properties.update(
+            provisioningState="Succeeded",
+            allocationState="Steady",
+            currentDedicatedNodes=target,
+            currentLowPriorityNodes=0,
+            creationTime="2026-12-02T06:00:00Z",
+        )
+        self.listed = {"name": name, "properties": properties}
+        return self.listed
+
+    async def node_counts(self, account: AccountRef, name: str, *, nodes: int = 0) -> dict[str, Any]:
+        total = 0 if self.listed is None else self.listed["properties"]["currentDedicatedNodes"]
+        return {"poolId": name, "dedicated": {"idle": total, "total": total}}
+
+    async def list_nodes(self, account: AccountRef, name: str) -> list[Any]:
+        from azbatch_operator.health import NodeSummary  # noqa: PLC0415
+
+        total = 0 if self.listed is None else self.listed["properties"]["currentDedicatedNodes"]
+        return [NodeSummary(f"node-{i}", "idle") for i in range(total)]
+
+    def remember(self, account: AccountRef, name: str, pool: Any) -> None:
+        return None
+
+    def wrote(self, account: AccountRef, name: str) -> None:
+        return None
+
+    def watch(self, account: AccountRef, name: str, wakeup: Any) -> None:
+        return None
+
+    def unwatch(self, account: AccountRef, name: str, wakeup: Any) -> None:
+        return None
+
+
+class StatusKube:
+    def __init__(self) -> None:
+        self.writes = 0
+
+    async def cluster_id(self) -> str:
+        return "cluster"
+
+    async def read_secret_values(self, namespace: str, refs: Any) -> dict[Any, str]:
+        return {}
+
+    async def patch_status(self, namespace: str, name: str, status: Any) -> None:
+        self.writes += 1
+
+    def event(self, *args: Any) -> None:
+        return None
+
+
+def test_a_steady_pool_settles_once_a_pass_finds_nothing_to_do_or_write() -> None:
+    from azbatch_operator.sandbox import pool_manifest  # noqa: PLC0415
+
+    azure, kube = SteadyAzure(), StatusKube()
+    fakes: Any = azure
+    runtime = reconciler.Runtime(
+        config=OperatorConfig(digest_key=b"k" * 32),
+        pools=fakes,
+        nodes=fakes,
+        observer=fakes,
+        kube=kube,  # type: ignore[arg-type]
+    )
+    body = pool_manifest("p", "ns")
+    del body["spec"]["deploymentConfiguration"]["virtualMachineConfiguration"]["extensions"]
+    body["metadata"].update(uid="uid", generation=1)
+    memory = reconciler.PoolMemory()
+
+    def one_pass() -> None:
+        asyncio.run(reconciler.reconcile(runtime, memory, body, lambda *_: None))
+        if memory.status is not None:  # the watch shows what was written
+            body["status"], memory.status = memory.status, None
+
+    for _ in range(4):
+        one_pass()
+    assert azure.listed is not None and kube.writes >= 1
+    writes = kube.writes
+    assert memory.quiet is not None, "a Ready pool that needs nothing settles: its next passes only compare"
+    assert memory.validated is None and memory.rendered is None, "and lets its spec model go"
+    one_pass()
+    assert kube.writes == writes and memory.validated is None, "a settled pass neither plans nor writes"
