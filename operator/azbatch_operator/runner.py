@@ -26,7 +26,6 @@ from azbatch_operator.logs import get_logger
 @dataclass(frozen=True)
 class RunOptions:
     namespaces: Sequence[str] = ()
-    peering: str | None = None
     health_port: int = 0
     metrics_port: int = 0
     # Seconds between freezing the long-lived heap out of the collector's scans (None: never; see
@@ -70,8 +69,9 @@ async def operate(
         kopf.operator(
             clusterwide=not options.namespaces,
             namespaces=list(options.namespaces),
-            standalone=options.peering is None,
-            peering_name=options.peering,
+            # No kopf peering: its freeze pauses only kopf's handlers, not the operator's own tasks.
+            # Replicas take turns through the Lease above instead.
+            standalone=True,
             liveness_endpoint=liveness,
             memo=kopf.Memo(config=config, namespaces=tuple(options.namespaces)),
             stop_flag=stop,

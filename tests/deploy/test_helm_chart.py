@@ -93,7 +93,7 @@ def test_every_option_renders_valid_kubernetes(chart_render: Render) -> None:
     manifests = chart_render(
         {
             "watchNamespaces": ["team-a", "team-b"],
-            "operator": {"peering": "azbatch", "accountAllowlist": {"team-a": [ACCOUNT]}, "verbose": True},
+            "operator": {"accountAllowlist": {"team-a": [ACCOUNT]}, "verbose": True},
             "azure": {
                 "workloadIdentity": {"enabled": False},
                 "clientId": "c",
@@ -144,20 +144,35 @@ def test_watched_namespaces_get_a_role_each_and_no_cluster_wide_secrets(chart_re
     assert run_args(manifests).namespace == ["team-a", "team-b"]
 
 
-def test_peering_adds_only_the_peering_resources(chart_render: Render) -> None:
-    cluster = chart_render({"operator": {"peering": "azbatch"}})
-    assert grants(one(cluster, "ClusterRole")) == CLUSTER_READS | POOL_RULES | {
-        ("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"}
-    }
-    assert run_args(cluster).peering == "azbatch"
-    namespaced = chart_render({"operator": {"peering": "azbatch"}, "watchNamespaces": ["team-a"]})
-    role = next(r for r in find(namespaced, "Role") if r["metadata"]["namespace"] == "team-a")
-    assert grants(role)[("kopf.dev", "kopfpeerings")] == {"get", "list", "watch", "patch"}
-    assert run_args(chart_render()).standalone
+@pytest.mark.parametrize("peering", ["azbatch", "default"])
+def test_setting_the_removed_peering_fails_with_what_to_do(peering: str) -> None:
+    values = {"operator": {"peering": peering}}
+    helm.Chart.load(CHART).validate_schema(values)  # not a schema error: the chart says why, below
+    with pytest.raises(helm.HelmError) as refused:
+        render_chart(values)
+    assert (
+        "operator.peering is no longer supported: kopf peering pauses only kopf's own handlers, not the "
+        "operator's pool loops; remove it and run replicas with leader election instead (on by default; "
+        "operator.leaderElection.enabled)"
+    ) in str(refused.value)
+
+
+def test_an_empty_peering_left_from_an_old_values_file_still_renders(chart_render: Render) -> None:
+    assert run_args(chart_render({"operator": {"peering": ""}})).peering is None
+
+
+def test_no_render_asks_for_peering(chart_render: Render) -> None:
+    for values in ({}, {"watchNamespaces": ["team-a"]}, {"operator": {"leaderElection": {"enabled": False}}}):
+        manifests = chart_render(values)
+        for role in find(manifests, "ClusterRole") + find(manifests, "Role"):
+            assert not {group for group, _ in grants(role)} & {"kopf.dev"}, role["metadata"]["name"]
+        args = container(manifests)["args"]
+        assert not [a for a in args if "peering" in a], args
+        assert run_args(manifests).peering is None
 
 
 def test_no_role_ever_grants_wildcards_or_secret_listing(chart_render: Render) -> None:
-    for values in ({}, {"watchNamespaces": ["a"]}, {"operator": {"peering": "p"}}):
+    for values in ({}, {"watchNamespaces": ["a"]}):
         for role in find(chart_render(values), "ClusterRole") + find(chart_render(values), "Role"):
             for (group, resource), verbs in grants(role).items():
                 assert "*" not in verbs and resource != "*" and group != "*"

@@ -258,11 +258,19 @@ def test_run_offers_the_flags_the_chart_passes(image_python: Path) -> None:
         "--metrics-port",
         "--health-port",
         "--config",
-        "--peering",
-        "--standalone",
+        "--standalone",  # no longer passed by the chart, still accepted (older charts, the sandbox)
         "--log-format",
     ):
         assert flag in result.stdout
+    assert "--peering" not in result.stdout  # removed: see the next test
+
+
+def test_run_with_the_removed_peering_says_what_to_do(image_python: Path) -> None:
+    result = run_image(image_python, "run", "--peering=azbatch", "--metrics-port=0", "--health-port=0")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("azbatch-operator: --peering is no longer supported: "), result.stderr
+    assert "leader election" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_run_without_a_cluster_says_what_to_do(image_python: Path, tmp_path: Path) -> None:

@@ -9,14 +9,14 @@ What the operator does with the Kubernetes API, and so the only rules it may hol
   own namespace (the chart limits the GET there to that one name);
 - the cluster id is the uid of `kube-system` (GET namespace); kopf lists and watches namespaces
   and CRDs for its discovery;
-- leader election GETs, creates and replaces (PUT) one Lease;
-- kopf peering, when configured, PATCHes its peering objects.
+- leader election GETs, creates and replaces (PUT) one Lease (the operator runs kopf standalone:
+  no kopf peering, so no kopf.dev rules).
 Reading what one may already list (get, list, watch) adds nothing, except on Secrets. Any other
 verb, resource, group or wildcard is extra and fails the test, which names it.
 
-With a `helm` binary in .venv/bin (or on PATH) the chart is rendered for the default values, a
-namespaced install and peering; without one, every rule written in the templates (all branches
-at once: the union of what any values could produce) is read from the template text.
+With a `helm` binary in .venv/bin (or on PATH) the chart is rendered for the default values and
+for a namespaced install; without one, every rule written in the templates (all branches at once:
+the union of what any values could produce) is read from the template text.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ WRITES: dict[tuple[str, str], frozenset[str]] = {
     ("", "namespaces"): frozenset(),
     ("apiextensions.k8s.io", "customresourcedefinitions"): frozenset(),
     ("coordination.k8s.io", "leases"): frozenset({"create", "update"}),
-    ("kopf.dev", "kopfpeerings"): frozenset({"patch"}),
-    ("kopf.dev", "clusterkopfpeerings"): frozenset({"patch"}),
 }
 ONLY_GET = {("", "secrets")}  # listing or watching Secrets would expose every Secret in scope
 NEEDED: dict[tuple[str, str], frozenset[str]] = {
@@ -63,7 +61,7 @@ def _helm() -> str | None:
 
 
 def _rendered_rules(helm: str) -> Iterator[dict[str, Any]]:
-    for values in ([], ["--set", "watchNamespaces={team-a}"], ["--set", "operator.peering=azbatch"]):
+    for values in ([], ["--set", "watchNamespaces={team-a}"]):
         output = subprocess.run(
             [helm, "template", "azbatch-operator", str(CHART), "--namespace", "azbatch-system", *values],
             check=True,

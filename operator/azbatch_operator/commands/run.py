@@ -20,6 +20,13 @@ from azbatch_operator.runner import RunOptions, operate
 # (flag, what is served there) of each port `run` listens on
 METRICS = ("--metrics-port", "/metrics")
 HEALTH = ("--health-port", "/healthz")
+# kopf's peering freezes only kopf's own handlers and daemons: the operator's pool loops would go on
+# acting on Azure while another operator does. The Lease (leader election) is what keeps one acting.
+PEERING_REMOVED = (
+    "--peering is no longer supported: kopf peering pauses only kopf's own handlers, not the "
+    "operator's pool loops; run replicas with leader election instead (on by default; helm value "
+    "operator.leaderElection.enabled)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,8 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=8080,
         help="serve /healthz on this port (default: %(default)s; 0: off)",
     )
-    parser.add_argument("--peering", metavar="NAME", help="coordinate replicas through this kopf peering")
-    parser.add_argument("--standalone", action="store_true", help="no peering (default unless --peering)")
+    # Removed, but still parsed: so that whoever passes it is told why and what to do instead, not
+    # argparse's "unrecognized arguments".
+    parser.add_argument("--peering", metavar="NAME", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--standalone", action="store_true", help="no kopf peering: the default, kept for compatibility"
+    )
     parser.add_argument(
         "--no-leader-election",
         action="store_true",
@@ -58,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.peering is not None:
+        print(f"azbatch-operator: {PEERING_REMOVED}", file=sys.stderr)
+        return 2
     logs.configure(
         json=None if args.log_format is None else args.log_format == "json",
         level="DEBUG" if args.verbose else "INFO",
@@ -80,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
     if args.no_leader_election:
         config = replace(config, leader_election=replace(config.leader_election, enabled=False))
     options = RunOptions(
-        args.namespace, args.peering, args.health_port, args.metrics_port, settle_heap=config.resync_interval
+        namespaces=args.namespace,
+        health_port=args.health_port,
+        metrics_port=args.metrics_port,
+        settle_heap=config.resync_interval,
     )
     problem = (
         _same_port(options.metrics_port, options.health_port)

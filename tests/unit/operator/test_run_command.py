@@ -1,4 +1,5 @@
-"""`azbatch-operator run` on ports already taken (a second operator on one host) says so in one line."""
+"""`azbatch-operator run` on ports already taken (a second operator on one host), or with the removed
+`--peering`, says so in one line."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _never(*_: object, **__: object) -> None:
-    raise AssertionError("started although a port is taken")
+    raise AssertionError("started although the command was refused")
 
 
 def _args(**ports: int) -> argparse.Namespace:
@@ -69,6 +70,31 @@ def test_a_port_in_use_is_one_line_naming_the_port_and_the_flag(
 def test_one_port_for_both_servers_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_command.run(_args(metrics_port=9999, health_port=9999)) == 2
     assert "--metrics-port and --health-port are both 9999" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--peering", "x"], ["--peering=azbatch", "--standalone", "-A"]])
+def test_the_removed_peering_is_refused_with_what_to_do_before_anything_starts(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for step in ("load_config", "load_client_configuration", "start_http_server", "operate", "RunOptions"):
+        monkeypatch.setattr(run_command, step, _never)
+    monkeypatch.setattr(run_command.logs, "configure", _never)
+    assert main(["run", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "azbatch-operator: --peering is no longer supported: kopf peering pauses only kopf's own handlers, "
+        "not the operator's pool loops; run replicas with leader election instead (on by default; helm value "
+        "operator.leaderElection.enabled)\n"
+    )
+
+
+def test_the_help_no_longer_offers_peering(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--peering" not in out
+    assert "--standalone no kopf peering: the default, kept for compatibility" in out
 
 
 def test_the_help_shows_the_default_ports(capsys: pytest.CaptureFixture[str]) -> None:
