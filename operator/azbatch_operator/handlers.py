@@ -1,9 +1,11 @@
 """kopf handlers only: each gathers its inputs, calls the reconciler, and hands results back to kopf.
 
-- one daemon per BatchPool runs the reconcile loop (level-based: look, decide, do one step, sleep
-  until the next step is due or the spec changes);
-- a spec change wakes that daemon at once (reaction time is the watch latency, not a timer);
-- deletion runs the finalizer: delete, orphan or leave the pool per policy and ownership.
+- one loop per BatchPool runs the reconcile passes (level-based: look, decide, do one step, sleep
+  until the next step is due or the spec changes); the loops are the operator's own (`loops`),
+  fed from kopf's watch events;
+- a spec change wakes that loop at once (reaction time is the watch latency, not a timer);
+- deletion stops the loop, then runs the finalizer: delete, orphan or leave the pool per policy
+  and ownership.
 
 A spec change is a new `metadata.generation` (the API server bumps it on every spec change, never
 on status or metadata), read from the watch events themselves. So kopf's diff-based change
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -27,13 +29,15 @@ from azbatch_operator.convergence import APPROVE_ANNOTATION
 from azbatch_operator.error_policy import classify, retry_delay
 from azbatch_operator.kube.api import GROUP, LIST_PAGE, PLURAL, VERSION
 from azbatch_operator.logs import redact
+from azbatch_operator.loops import PoolLoops
 from azbatch_operator.reconciler import EventSink, PoolMemory, Runtime, finalize, reconcile, stop_watching
 from azbatch_operator.wiring import build_runtime
 
 FINALIZER = "azbatch.dev/finalizer"
 ANNOTATIONS_PREFIX = "azbatch.dev"
 DELETE_WAIT = 300.0  # seconds a delete handler waits in place before handing the retry to kopf
-LOOP_CANCELLATION = 10.0  # seconds kopf lets a pool's loop finish its pass once told to stop
+LOOP_CANCELLATION = 10.0  # seconds a pool's loop may finish its pass once told to stop
+LOOP_BACKOFF = 5.0  # seconds before a loop whose pass raised runs again (a status write cut off mid-way)
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -92,6 +96,21 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         # pool is reconciled and could take it: those of the namespaces this operator serves.
         for account, uid, name in await runtime.kube.pools_in_disruption(memo.get("namespaces", ())):
             runtime.budget.hold(account, uid, name)
+    if "loops" not in memo:
+        memo["loops"] = _loops(memo["runtime"])
+
+
+def _loops(runtime: Runtime) -> PoolLoops:
+    async def one_pass(memory: PoolMemory, body: Mapping[str, Any]) -> float:
+        _seen(memory, body)  # what this pass reads: later events are news
+        return await reconcile(runtime, memory, body, _events(runtime, body))
+
+    return PoolLoops(
+        one_pass,
+        ended=lambda memory: stop_watching(runtime, memory),
+        backoff=LOOP_BACKOFF,
+        cancel_after=LOOP_CANCELLATION,
+    )
 
 
 @kopf.on.login()
@@ -105,6 +124,9 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    loops: PoolLoops | None = memo.get("loops")
+    if loops is not None:  # every pass under way ends (or is cancelled) before the clients close
+        await loops.stop_all()
     runtime: Runtime | None = memo.get("runtime")
     if runtime is not None:
         await runtime.observer.close()
@@ -114,22 +136,14 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
         await clients.close()
 
 
-def _memory(memo: kopf.Memo) -> PoolMemory:
-    """The pool's memory, made at its first event (not one thrown away at every event, as
-    `setdefault` would: `_news` asks for it at each of them)."""
-    memory: PoolMemory | None = memo.get("pool")
-    if memory is None:
-        memory = memo["pool"] = PoolMemory()
-    return memory
-
-
-def _events(runtime: Runtime, body: kopf.Body) -> EventSink:
+def _events(runtime: Runtime, body: Mapping[str, Any]) -> EventSink:
+    meta = body.get("metadata") or {}
     involved = {
         "apiVersion": body.get("apiVersion"),
         "kind": body.get("kind"),
-        "namespace": body.metadata.namespace,
-        "name": body.metadata.name,
-        "uid": body.metadata.uid,
+        "namespace": meta.get("namespace"),
+        "name": meta.get("name"),
+        "uid": meta.get("uid"),
     }
 
     def post(type_: str, reason: str, message: str) -> None:
@@ -138,48 +152,25 @@ def _events(runtime: Runtime, body: kopf.Body) -> EventSink:
     return post
 
 
-# backoff: a pass that failed on Kubernetes itself (a status write cut off mid-way) runs again in
-# seconds, not kopf's default minute; the pass is level-based, so running it again is always safe.
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=LOOP_CANCELLATION, backoff=5.0)
-async def converge(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any) -> None:
-    """The reconcile loop of one BatchPool, for as long as it exists."""
-    runtime: Runtime = memo["runtime"]
-    memory = _memory(memo)
-    events = _events(runtime, body)
-    # One waiter for the daemon's whole life wakes its sleeps when the object goes or the operator
-    # stops: a sleep itself is then only a future and a timer (see `wakeup`).
-    stopping = asyncio.ensure_future(stopped.wait())
-    stopping.add_done_callback(lambda _: memory.wakeup.set())
-    try:
-        while not stopped:
-            memory.wakeup.clear()
-            _seen(memory, body)  # what this pass reads: later events are news
-            memory.in_pass = True
-            try:
-                delay = await reconcile(runtime, memory, body, events)
-            finally:
-                memory.in_pass = False
-            if delay > 0:
-                await memory.wakeup.sleep(delay)
-    finally:
-        stopping.cancel()
-        stop_watching(runtime, memory)
-
-
-def _seen(memory: PoolMemory, body: kopf.Body) -> None:
+def _seen(memory: PoolMemory, body: Mapping[str, Any]) -> None:
     """Remember the generation and approval the loop reads, or has been woken for."""
-    memory.generation_seen = body.metadata.get("generation")
-    approval = body.metadata.annotations.get(APPROVE_ANNOTATION)
+    meta = body.get("metadata") or {}
+    memory.generation_seen = meta.get("generation")
+    approval = (meta.get("annotations") or {}).get(APPROVE_ANNOTATION)
     if approval is not None:
         memory.approval_seen = approval
 
 
-def _news(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
-    """Whether a watch event carries a generation or an approval the pool's loop has not seen.
-    Most do not (each status write is one), nor does any event before the loop's first pass
-    (which reads the object as it is then), and kopf invokes no handler for those."""
-    memory = _memory(memo)
-    if memory.generation_seen is None:
+def _news(body: kopf.Body, memo: kopf.Memo, type: str | None = None, **_: Any) -> bool:
+    """Every watch event of a BatchPool comes here (kopf's filter for `changed`, its cheapest hook
+    on each event): the pool's loop is handed the body, started at the object's first event and
+    stopped at its deletion (`loops`). Then, whether the event carries a generation or an
+    approval the loop has not seen. Most do not (each status write is one), nor does any event
+    before the loop's first pass (which reads the object as it is then), and kopf invokes no
+    handler for those."""
+    loops: PoolLoops = memo["loops"]
+    memory = loops.follow(body.metadata.uid, body, gone=type == "DELETED")
+    if memory is None or memory.generation_seen is None:
         return False
     approval = body.metadata.annotations.get(APPROVE_ANNOTATION)
     return body.metadata.get("generation") != memory.generation_seen or (
@@ -192,21 +183,11 @@ async def changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Wake the pool's loop at once for a new spec (a new generation) or a new approval of a
     disruption (an adopted pool): planned now, not at the next resync. Status writes, finalizers
     and other metadata change neither, so the loop's own writes never wake it."""
-    memory = _memory(memo)
-    _seen(memory, body)
-    memory.wakeup.set()
-
-
-async def after_the_last_pass(memory: PoolMemory, limit: float = LOOP_CANCELLATION + 2.0) -> None:
-    """kopf runs deletion handlers while it stops the pool's loop. A pass still under way could
-    write to the pool after the finalizer let it go or saw it gone (a drain's shrink, a delete, a
-    create for no one) or take a budget place no one gives back: the finalizer starts once it has
-    ended (kopf cancels a loop after LOOP_CANCELLATION seconds)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    # A flag polled, not an asyncio.Event: one a pool for ten thousand pools, and only a deletion waits.
-    while memory.in_pass and loop.time() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
+    loops: PoolLoops = memo["loops"]
+    memory = loops.memory(body.metadata.uid)
+    if memory is not None:
+        _seen(memory, body)
+        memory.wakeup.set()
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
@@ -217,8 +198,12 @@ async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> Non
     (up to DELETE_WAIT), and only hands a retry back to kopf when Azure fails or takes longer.
     """
     runtime: Runtime = memo["runtime"]
+    loops: PoolLoops = memo["loops"]
     events = _events(runtime, body)
-    await after_the_last_pass(_memory(memo))
+    # The loop stops first: a pass still under way could write to the pool after the finalizer
+    # let it go or saw it gone (a drain's shrink, a delete, a create for no one) or take a budget
+    # place no one gives back. It may end its pass, for LOOP_CANCELLATION seconds at most.
+    await loops.stop(body.metadata.uid)
     deadline = runtime.monotonic() + DELETE_WAIT
     while True:
         try:
@@ -228,6 +213,7 @@ async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> Non
             delay = retry_delay(verdict, retry_after=error.retry_after, attempt=retry)
             raise kopf.TemporaryError(redact(f"{error} {verdict.hint}".strip()), delay=delay) from error
         if outcome.done:
+            loops.forget(body.metadata.uid)
             return
         if runtime.monotonic() >= deadline:
             raise kopf.TemporaryError(outcome.message, delay=outcome.delay)

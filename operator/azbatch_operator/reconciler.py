@@ -93,7 +93,6 @@ class PoolMemory:
     """What the operator remembers about one BatchPool between reconciles (in process only)."""
 
     wakeup: Wakeup = field(default_factory=Wakeup)
-    in_pass: bool = False  # a pass is under way (the finalizer waits for it: `handlers.release`)
     status: dict[str, Any] | None = None  # what we last wrote: fresher than the watched body
     # Read the pool by its own GET next time. Not on the first pass: the account's shared list (at most
     # one resync old) serves it, so a restart over N pools costs one list, not a burst of N GETs.
