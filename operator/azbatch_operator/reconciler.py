@@ -237,8 +237,8 @@ async def reconcile(
         memory.status = new_status
     if not outcome.report.in_flow:
         runtime.budget.ended(ident.uid)  # only now that the status says so
-    if not wrote and memory.quiet_read is not None:  # a pass that wrote is never quiet
-        _settle(memory, replace(memory.quiet_read, requeue=outcome.requeue))
+    if memory.quiet_read is not None:
+        _settle(memory, None if wrote else replace(memory.quiet_read, requeue=outcome.requeue))
     _tell_transitions(memory, outcome.report.progress, events, log)
     _record_metrics(runtime, memory, ident, outcome, new_status, started)
     return outcome.requeue
@@ -252,10 +252,12 @@ def _drop_caught_up_status(memory: PoolMemory, body: Mapping[str, Any]) -> None:
         memory.status = None
 
 
-def _settle(memory: PoolMemory, quiet: Quiet) -> None:
-    """A pass that found nothing to do: the next ones compare their reads to it. They need no spec,
-    so the validated model and the rendered pool are let go (the bulk of a steady pool's memory of
-    its own; validating and rendering again, when a pass must plan, costs a fraction of a ms)."""
+def _settle(memory: PoolMemory, quiet: Quiet | None) -> None:
+    """A pass that found nothing to do: the next ones compare their reads to it (`quiet`; None
+    after a pass that wrote, which is never quiet: the next pass plans once more). Neither needs
+    the spec, so the validated model and the rendered pool are let go (the bulk of a pool's memory
+    of its own, and a cold start ends with every pool in this state at once; validating and
+    rendering again, when a pass must plan, costs a fraction of a ms)."""
     memory.quiet = quiet
     memory.validated = memory.rendered = None
 

@@ -1,4 +1,5 @@
-"""A steady pool's resync is a comparison, not a plan, while nothing it read has changed."""
+"""A steady pool's resync is a comparison, not a plan, while nothing it read has changed; a pool
+with nothing left to do holds no spec model."""
 
 from __future__ import annotations
 
@@ -206,8 +207,12 @@ def test_a_steady_pool_settles_once_a_pass_finds_nothing_to_do_or_write() -> Non
         if memory.status is not None:  # the watch shows what was written
             body["status"], memory.status = memory.status, None
 
-    for _ in range(4):
-        one_pass()
+    one_pass()  # creates the pool
+    one_pass()  # finds it Ready, nothing left to do, and writes so
+    assert memory.quiet is None, "a pass that wrote is not quiet: the next one plans once more"
+    assert memory.validated is None and memory.rendered is None, "but holds no spec model meanwhile"
+    one_pass()
+    one_pass()
     assert azure.listed is not None and kube.writes >= 1
     writes = kube.writes
     assert memory.quiet is not None, "a Ready pool that needs nothing settles: its next passes only compare"
