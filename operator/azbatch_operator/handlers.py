@@ -30,7 +30,15 @@ from azbatch_operator.error_policy import classify, retry_delay
 from azbatch_operator.kube.api import GROUP, LIST_PAGE, PLURAL, VERSION
 from azbatch_operator.logs import redact
 from azbatch_operator.loops import PoolLoops
-from azbatch_operator.reconciler import EventSink, PoolMemory, Runtime, finalize, reconcile, stop_watching
+from azbatch_operator.reconciler import (
+    EventSink,
+    PoolMemory,
+    Runtime,
+    finalize,
+    reconcile,
+    stop_watching,
+    what_a_pass_reads,
+)
 from azbatch_operator.wiring import build_runtime
 
 FINALIZER = "azbatch.dev/finalizer"
@@ -163,13 +171,13 @@ def _seen(memory: PoolMemory, body: Mapping[str, Any]) -> None:
 
 def _news(body: kopf.Body, memo: kopf.Memo, type: str | None = None, **_: Any) -> bool:
     """Every watch event of a BatchPool comes here (kopf's filter for `changed`, its cheapest hook
-    on each event): the pool's loop is handed the body, started at the object's first event and
-    stopped at its deletion (`loops`). Then, whether the event carries a generation or an
-    approval the loop has not seen. Most do not (each status write is one), nor does any event
-    before the loop's first pass (which reads the object as it is then), and kopf invokes no
-    handler for those."""
+    on each event): the pool's loop is handed what its passes read of the body, started at the
+    object's first event and stopped at its deletion (`loops`). Then, whether the event carries a
+    generation or an approval the loop has not seen. Most do not (each status write is one), nor
+    does any event before the loop's first pass (which reads the object as it is then), and kopf
+    invokes no handler for those."""
     loops: PoolLoops = memo["loops"]
-    memory = loops.follow(body.metadata.uid, body, gone=type == "DELETED")
+    memory = loops.follow(body.metadata.uid, what_a_pass_reads(body), gone=type == "DELETED")
     if memory is None or memory.generation_seen is None:
         return False
     approval = body.metadata.annotations.get(APPROVE_ANNOTATION)

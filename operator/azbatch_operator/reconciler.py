@@ -177,6 +177,27 @@ def identity_of(body: Mapping[str, Any]) -> Identity:
     )
 
 
+# What a pass reads of a watched object's metadata (the rest is the API server's bookkeeping).
+_PASS_METADATA = ("name", "namespace", "uid", "generation", "resourceVersion", "deletionTimestamp")
+
+
+def what_a_pass_reads(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a watched BatchPool its passes read, kept between passes instead of the whole
+    object: ten thousand are held at once. Left out are what a real API server adds to every
+    object, `managedFields` (a nested mapping per field of spec and status, for each writer: often
+    larger than the spec itself) and kubectl's `last-applied-configuration` (the manifest again,
+    as a string), with every other annotation but approval. The spec and status are the watched
+    object's own, not copies."""
+    meta = body.get("metadata") or {}
+    kept: dict[str, Any] = {key: meta[key] for key in _PASS_METADATA if key in meta}
+    approval = (meta.get("annotations") or {}).get(APPROVE_ANNOTATION)
+    if approval is not None:
+        kept["annotations"] = {APPROVE_ANNOTATION: approval}
+    view = {key: body[key] for key in ("apiVersion", "kind", "spec", "status") if key in body}
+    view["metadata"] = kept
+    return view
+
+
 def resource_document(body: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of the watched object the models describe (server-managed metadata left out)."""
     meta = body.get("metadata") or {}
