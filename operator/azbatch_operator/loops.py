@@ -132,9 +132,12 @@ class PoolLoops:
                 memory.wakeup.clear()
                 try:
                     delay = await self._run_pass(memory, loop.body)
-                except Exception:  # a loop outlives its passes' failures
+                except Exception as error:  # a loop outlives its passes' failures
                     name = (loop.body.get("metadata") or {}).get("name")
-                    get_logger(name=name).exception("pass failed", retry_in=self.backoff)
+                    # The error as a field, not a traceback: fields are redacted, a rendered
+                    # traceback (with the values in its frames' messages) would not be.
+                    failure = f"{type(error).__name__}: {error}"
+                    get_logger(name=name).error("pass failed", error=failure, retry_in=self.backoff)
                     delay = self.backoff
                 if delay > 0 and not loop.stopping:
                     await memory.wakeup.sleep(delay)
