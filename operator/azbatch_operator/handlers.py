@@ -28,7 +28,7 @@ from azbatch_operator.config import OperatorConfig
 from azbatch_operator.convergence import APPROVE_ANNOTATION
 from azbatch_operator.error_policy import classify, retry_delay
 from azbatch_operator.kube.api import GROUP, LIST_PAGE, PLURAL, VERSION
-from azbatch_operator.logs import redact
+from azbatch_operator.logs import redact, redact_handlers
 from azbatch_operator.loops import PoolLoops
 from azbatch_operator.reconciler import (
     EventSink,
@@ -88,6 +88,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     objects = logging.getLogger("kopf.objects")
     if not any(isinstance(f, _QuietWakeups) for f in objects.filters):
         objects.addFilter(_QuietWakeups())
+    redact_handlers(objects)  # kopf's Events of a failed handler carry its message and traceback
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30

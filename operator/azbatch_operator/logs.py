@@ -2,7 +2,10 @@
 
 Secrets are kept out by construction: nothing logs a spec, a body or a Secret; the only values
 bound are names (namespace, name, generation, pool, account). As a last line of defence every
-event passes a redactor that masks the secret values the operator has read.
+line is masked as written, after it is rendered: the secret values the operator has read are
+replaced wherever they appear, in a field, in a message of kopf's or the SDKs', or in a traceback
+(the values in an exception's message included). kopf's own Kubernetes Events (its handler
+failures, at WARNING and above) are written through a formatter that masks them the same way.
 """
 
 from __future__ import annotations
@@ -46,10 +49,30 @@ def redact(text: str) -> str:
 
 
 def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # Before rendering as well: a value the JSON renderer escapes would no longer match as written.
     for key, value in list(event.items()):
         if isinstance(value, str):
             event[key] = redact(value)
     return event
+
+
+class RedactingFormatter(logging.Formatter):
+    """A stdlib formatter whose whole output, traceback included, is masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class _RedactingProcessorFormatter(RedactingFormatter, structlog.stdlib.ProcessorFormatter):
+    """structlog's rendering, then the mask over the line it rendered."""
+
+
+def redact_handlers(logger: logging.Logger) -> None:
+    """Mask what every handler of `logger` writes (kopf's Event poster formats its records with
+    a plain formatter: message and traceback would reach the Event as they are)."""
+    for handler in logger.handlers:
+        if not isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter())
 
 
 def configure(*, json: bool | None = None, level: str = "INFO") -> None:
@@ -65,6 +88,8 @@ def configure(*, json: bool | None = None, level: str = "INFO") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # JSON lines carry a traceback as a field (masked with the others); the console renders its own.
+        *([structlog.processors.format_exc_info] if as_json else []),
         _redact_event,
     ]
     structlog.configure(
@@ -75,7 +100,7 @@ def configure(*, json: bool | None = None, level: str = "INFO") -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
+        _RedactingProcessorFormatter(
             foreign_pre_chain=shared,
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )

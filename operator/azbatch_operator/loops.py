@@ -134,8 +134,8 @@ class PoolLoops:
                     delay = await self._run_pass(memory, loop.body)
                 except Exception as error:  # a loop outlives its passes' failures
                     name = (loop.body.get("metadata") or {}).get("name")
-                    # The error as a field, not a traceback: fields are redacted, a rendered
-                    # traceback (with the values in its frames' messages) would not be.
+                    # One line a failure (a pass that fails keeps failing every few seconds),
+                    # masked like every line the operator writes.
                     failure = f"{type(error).__name__}: {error}"
                     get_logger(name=name).error("pass failed", error=failure, retry_in=self.backoff)
                     delay = self.backoff
