@@ -13,7 +13,9 @@ What kopf's daemons gave, kept here:
   has let go or takes a budget place after it was given up.
 - A pass that raises is logged and the loop runs again after `backoff` seconds (passes are
   level-based: running one again is always safe).
-- The operator's exit stops every loop the same way (`stop_all`, from kopf's cleanup).
+- The operator's exit stops every loop the same way (`stop_all`, from kopf's cleanup); a lost
+  leader Lease cancels every pass at once (`cancel_all`, from `runner`), as client-go's leader
+  election ends a process that stopped leading.
 
 kopf's peering ("freeze" while another operator leads) paused only kopf's own daemons, so the
 operator no longer offers it: replicas take turns through the leader Lease (`runner`).
@@ -103,6 +105,14 @@ class PoolLoops:
             self._stop(loop)
         await asyncio.gather(*(self._ended_or_cancelled(loop) for loop in loops))
         self._loops.clear()
+
+    def cancel_all(self) -> None:
+        """Stop every loop now, its pass under way at its next await (leadership is lost: another
+        replica may act from the Lease's expiry on, so no pass of this one may run past it)."""
+        for loop in self._loops.values():
+            self._stop(loop)
+            if loop.task is not None:
+                loop.task.cancel()
 
     def forget(self, uid: str) -> None:
         """The object is gone for good (its finalizer is done): nothing of it stays."""

@@ -19,8 +19,9 @@ from aiohttp import web
 from azbatch_operator import heap
 from azbatch_operator.config import OperatorConfig
 from azbatch_operator.kube.api import KubeGateway
-from azbatch_operator.kube.lease import LeaseElector
+from azbatch_operator.kube.lease import LeadershipLostError, LeaseElector
 from azbatch_operator.logs import get_logger
+from azbatch_operator.loops import PoolLoops
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ async def operate(
         config = replace(config, digest_key=await KubeGateway().digest_key(secret.namespace, secret.name))
     stop = asyncio.Event()
     ready = asyncio.Event()
+    memo = kopf.Memo(config=config, namespaces=tuple(options.namespaces))
     liveness = f"http://0.0.0.0:{options.health_port}/healthz" if options.health_port else None
     operator = asyncio.create_task(
         kopf.operator(
@@ -73,7 +75,7 @@ async def operate(
             # Replicas take turns through the Lease above instead.
             standalone=True,
             liveness_endpoint=liveness,
-            memo=kopf.Memo(config=config, namespaces=tuple(options.namespaces)),
+            memo=memo,
             stop_flag=stop,
             ready_flag=ready,
         )
@@ -83,7 +85,7 @@ async def operate(
         asyncio.create_task(_ready(ready, ready_flag)),
     ]
     if elector is not None:
-        watchers.append(asyncio.create_task(elector.hold()))
+        watchers.append(asyncio.create_task(lead(elector, memo)))
     if options.settle_heap is not None:
         watchers.append(asyncio.create_task(heap.keep_settled(ready, options.settle_heap)))
     try:
@@ -99,6 +101,22 @@ async def operate(
             task.cancel()
     if elector is not None:  # stopped cleanly, still leading: hand over now, not in 15 s
         await elector.release()
+
+
+async def lead(elector: LeaseElector, memo: kopf.Memo) -> None:
+    """Hold the Lease; once leading can no longer be proven, cancel every pass under way at once.
+
+    The renew deadline leaves a third of the Lease's duration before a standby may take over: a
+    pass allowed to end (the operator's clean stop waits up to ten seconds) could still be
+    writing to Azure when the new leader's first pass starts.
+    """
+    try:
+        await elector.hold()
+    except LeadershipLostError:
+        loops: PoolLoops | None = memo.get("loops")
+        if loops is not None:
+            loops.cancel_all()
+        raise
 
 
 @contextlib.asynccontextmanager
