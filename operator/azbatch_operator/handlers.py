@@ -28,6 +28,7 @@ from azbatch_operator.config import OperatorConfig
 from azbatch_operator.convergence import APPROVE_ANNOTATION
 from azbatch_operator.error_policy import classify, retry_delay
 from azbatch_operator.kube.api import GROUP, LIST_PAGE, PLURAL, VERSION
+from azbatch_operator.leadership import Standing
 from azbatch_operator.logs import redact, redact_handlers
 from azbatch_operator.loops import PoolLoops
 from azbatch_operator.reconciler import (
@@ -45,6 +46,7 @@ FINALIZER = "azbatch.dev/finalizer"
 ANNOTATIONS_PREFIX = "azbatch.dev"
 DELETE_WAIT = 300.0  # seconds a delete handler waits in place before handing the retry to kopf
 LOOP_CANCELLATION = 10.0  # seconds a pool's loop may finish its pass once told to stop
+NOT_LEADING = "this replica lost the leader Lease: the replica that leads now finishes the deletion"
 LOOP_BACKOFF = 5.0  # seconds before a loop whose pass raised runs again (a status write cut off mid-way)
 
 
@@ -199,6 +201,14 @@ async def changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         memory.wakeup.set()
 
 
+def _still_leading(memo: kopf.Memo) -> None:
+    """A replica that lost the Lease sends no deletion: its pool loops are cancelled at once
+    (`runner.lead`), and the finalizer, which kopf lets run until it stops, hands the work on."""
+    standing: Standing | None = memo.get("standing")
+    if standing is not None and standing.lost:
+        raise kopf.TemporaryError(NOT_LEADING, delay=LOOP_CANCELLATION)
+
+
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
     """Delete, orphan or leave the Azure pool; keep the finalizer until that is done.
@@ -206,6 +216,7 @@ async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> Non
     Waiting for Azure to finish a delete is normal, not an error: the handler waits in place
     (up to DELETE_WAIT), and only hands a retry back to kopf when Azure fails or takes longer.
     """
+    _still_leading(memo)
     runtime: Runtime = memo["runtime"]
     loops: PoolLoops = memo["loops"]
     events = _events(runtime, body)
@@ -215,6 +226,7 @@ async def release(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> Non
     await loops.stop(body.metadata.uid)
     deadline = runtime.monotonic() + DELETE_WAIT
     while True:
+        _still_leading(memo)  # the Lease may be lost while the deletion waits for Azure
         try:
             outcome = await finalize(runtime, body, events)
         except AzureCallError as error:

@@ -13,6 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 
+@dataclass
+class Standing:
+    """Whether this replica may still act. Set once, for good, when it can no longer prove it
+    leads: from then on another replica may, and this one sends Azure nothing more."""
+
+    lost: bool = False
+
+
 @dataclass(frozen=True)
 class LeaseRecord:
     holder: str | None

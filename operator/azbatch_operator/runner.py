@@ -20,6 +20,7 @@ from azbatch_operator import heap
 from azbatch_operator.config import OperatorConfig
 from azbatch_operator.kube.api import KubeGateway
 from azbatch_operator.kube.lease import LeadershipLostError, LeaseElector
+from azbatch_operator.leadership import Standing
 from azbatch_operator.logs import get_logger
 from azbatch_operator.loops import PoolLoops
 
@@ -65,7 +66,7 @@ async def operate(
         config = replace(config, digest_key=await KubeGateway().digest_key(secret.namespace, secret.name))
     stop = asyncio.Event()
     ready = asyncio.Event()
-    memo = kopf.Memo(config=config, namespaces=tuple(options.namespaces))
+    memo = kopf.Memo(config=config, namespaces=tuple(options.namespaces), standing=Standing())
     liveness = f"http://0.0.0.0:{options.health_port}/healthz" if options.health_port else None
     operator = asyncio.create_task(
         kopf.operator(
@@ -113,6 +114,9 @@ async def lead(elector: LeaseElector, memo: kopf.Memo) -> None:
     try:
         await elector.hold()
     except LeadershipLostError:
+        standing: Standing | None = memo.get("standing")
+        if standing is not None:
+            standing.lost = True  # the finalizers kopf still runs send nothing more
         loops: PoolLoops | None = memo.get("loops")
         if loops is not None:
             loops.cancel_all()

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
-import kopf
-import pytest
-
-from azbatch_operator.kube.lease import LeadershipLostError, LeaseElector
 from azbatch_operator.loops import PoolLoops
 from azbatch_operator.reconciler import PoolMemory
-from azbatch_operator.runner import lead
 
 
 def _body(generation: int = 1, *, deleting: bool = False) -> dict[str, Any]:
@@ -134,29 +129,3 @@ def test_the_object_gone_lets_its_loop_go() -> None:
 
     assert asyncio.run(story()) == 0
     assert passes.read == [1]
-
-
-def test_a_lost_lease_cancels_every_pass_under_way_at_once() -> None:
-    """Another replica may act from the Lease's expiry on: the old leader's passes are cancelled
-    when it stops leading, not given the ten seconds a clean stop gives them."""
-    passes = Passes(takes=3600.0)
-
-    class Lost:
-        async def hold(self) -> None:
-            await asyncio.sleep(0.01)
-            raise LeadershipLostError("lease default/azbatch-operator is held by another replica")
-
-    async def story() -> tuple[float, bool]:
-        loops = PoolLoops(passes, cancel_after=10.0)
-        loops.follow("u", _body())
-        loops.follow("v", _body())
-        clock = asyncio.get_running_loop().time
-        with pytest.raises(LeadershipLostError):
-            await lead(cast(LeaseElector, Lost()), kopf.Memo(loops=loops))
-        begun = clock()
-        await loops.stop_all()  # the operator's cleanup, after kopf stopped
-        return clock() - begun, passes.ended == 0
-
-    took, none_ended = asyncio.run(story())
-    assert took < 0.5, "cancelled at once, not after the clean stop's grace"
-    assert none_ended
