@@ -90,7 +90,8 @@ def test_kopfs_event_poster_writes_a_failed_handlers_message_masked() -> None:
     remember_secret_values([secret])
     objects = logging.getLogger("kopf.objects")
     poster = next(handler for handler in objects.handlers if type(handler).__name__ == "K8sPoster")
-    assert secret in poster.format(_failure(secret))  # kopf as it comes
+    poster.setFormatter(None)  # kopf as it comes (an operator run earlier in this process masked it)
+    assert secret in poster.format(_failure(secret))
 
     redact_handlers(objects)
 
