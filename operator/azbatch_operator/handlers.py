@@ -99,6 +99,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # the process exits and its Deployment starts it again (docs/troubleshooting.md).
     settings.watching.chunk_size = LIST_PAGE
     settings.networking.error_backoffs = [1, 2, 5, 10, 20]
+    # kopf keeps a worker per object (a task, a queue, the last event's body) this long after the
+    # object's last event. Through a cold start every pool has news each second, so with kopf's 5 s
+    # the whole fleet holds one at once: 0.5 s took the 10,000-pool peak from 623-657 to 552 MiB.
+    settings.queueing.idle_timeout = 0.5
     if "runtime" not in memo:
         runtime, clients = build_runtime(config)
         memo["runtime"] = runtime
